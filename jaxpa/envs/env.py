@@ -1,0 +1,44 @@
+"""The online protocol's environment side (MODEL.md §3): draw a round's context, answer an action.
+
+Pure functions of an explicit key and an ``Instance``; the runner folds the round index into the
+key, so every learner run with the same key meets the same users, prompts and feedback noise.
+"""
+from __future__ import annotations
+
+import jax
+import jax.numpy as jnp
+from flax import struct
+
+from jaxpa.envs.instance import Instance
+
+Array = jax.Array
+
+
+@struct.dataclass
+class Context:
+    """What the learner sees before it acts in round t (unbatched shapes).
+
+    t: int32 round index (0-based); user: int32 id u_t; head: [k] h_{u_t} (known heads);
+    prompt: int32 x_t; features: [K, d] phi(x_t, .); reference: int32 y0(x_t).
+    """
+
+    t: Array
+    user: Array
+    head: Array
+    prompt: Array
+    features: Array
+    reference: Array
+
+
+def draw_context(key: Array, inst: Instance, t: Array) -> Context:
+    """u_t ~ nu, x_t ~ rho(.|u_t); zero-probability users and prompts are never drawn."""
+    k_user, k_prompt = jax.random.split(key)
+    user = jax.random.categorical(k_user, jnp.log(inst.user_probs)).astype(jnp.int32)
+    prompt = jax.random.categorical(k_prompt, jnp.log(inst.prompt_probs[user])).astype(jnp.int32)
+    return Context(t=jnp.asarray(t, jnp.int32), user=user, head=inst.heads[user], prompt=prompt,
+                   features=inst.features[prompt], reference=inst.reference[prompt])
+
+
+def context_rewards(inst: Instance, ctx: Context) -> Array:
+    """True rewards r_{u_t}(x_t, .) of the round's K candidates: [K] (hidden from learners)."""
+    return ctx.features @ (ctx.head @ inst.W + inst.shared)

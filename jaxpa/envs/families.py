@@ -1,0 +1,106 @@
+"""Instance families (MODEL.md §6) as pure functions ``family(key, **hyper) -> Instance``.
+
+Every family draws by rejection until the smallest positive gap over the support is at least
+``min_gap`` (a ``lax.while_loop``, so a family is jittable and vmappable over keys: ``jax.vmap(
+lambda k: f1_diverse(k))(keys)`` is a batch of instances). If ``max_tries`` draws all fail, the last
+draw is returned; ``make_family`` (the checked entry point) then raises.
+"""
+from __future__ import annotations
+
+import functools
+from typing import Callable
+
+import jax
+import jax.numpy as jnp
+
+from jaxpa.envs.instance import Instance, InstanceError, min_gap, optimal_responses
+
+Array = jax.Array
+
+
+def _unit(x: Array) -> Array:
+    return x / jnp.linalg.norm(x, axis=-1, keepdims=True)
+
+
+def _reject(draw: Callable[[Array], Instance], accept: Callable[[Instance], Array], key: Array,
+            max_tries: int) -> Instance:
+    """Draw instances from successive keys until ``accept`` holds or max_tries is reached."""
+    def cond(carry):
+        i, _, inst = carry
+        return (i < max_tries) & ~accept(inst)
+
+    def body(carry):
+        i, k, _ = carry
+        k, sub = jax.random.split(k)
+        return i + 1, k, draw(sub)
+
+    k0, sub = jax.random.split(key)
+    return jax.lax.while_loop(cond, body, (jnp.int32(1), k0, draw(sub)))[2]
+
+
+def f1_diverse(key: Array, n_users: int = 6, k: int = 3, d: int = 4, n_responses: int = 5,
+               n_prompts: int = 8, scale: float = 2.0, min_gap: float = 0.1,
+               max_tries: int = 2000) -> Instance:
+    """F1 (UD holds): user types with heads spread over the unit sphere of R^k, generic Gaussian
+    features phi(x, y) on the unit sphere of R^d, W ~ N(0, scale^2 / k), reference y0(x) = 0.
+
+    With n_users * n_prompts >= k * d the differences z(y*) - z(y0) span R^{kd} generically, so
+    optimal play alone identifies vec W (checked by tests with the diagnostics).
+    """
+    def draw(key):
+        kh, kw, kf = jax.random.split(key, 3)
+        return Instance.create(
+            features=_unit(jax.random.normal(kf, (n_prompts, n_responses, d))),
+            reference=jnp.zeros((n_prompts,), jnp.int32),
+            heads=_unit(jax.random.normal(kh, (n_users, k))),
+            W=scale / jnp.sqrt(k) * jax.random.normal(kw, (k, d)))
+
+    return _reject(draw, lambda inst: _gap_ok(inst, min_gap), key, max_tries)
+
+
+def f2_homogeneous(key: Array, n_users: int = 4, k: int = 2, d: int = 4, n_responses: int = 6,
+                   scale: float = 2.0, min_gap: float = 0.1, max_tries: int = 2000) -> Instance:
+    """F2 (UD fails): every user has the same unit head, one prompt, K >= d + 1 responses on the
+    unit sphere of R^d (general position), reference y0 = 0, and the optimal response differs from
+    the reference (so optimal play is informative, but in one direction only)."""
+    if n_responses < d + 1:
+        raise InstanceError(f"f2_homogeneous: need n_responses >= d + 1, got {n_responses} <= {d}")
+
+    def draw(key):
+        kh, kw, kf = jax.random.split(key, 3)
+        head = _unit(jax.random.normal(kh, (k,)))
+        return Instance.create(
+            features=_unit(jax.random.normal(kf, (1, n_responses, d))),
+            reference=jnp.zeros((1,), jnp.int32),
+            heads=jnp.tile(head, (n_users, 1)),
+            W=scale / jnp.sqrt(k) * jax.random.normal(kw, (k, d)))
+
+    def accept(inst):
+        return _gap_ok(inst, min_gap) & jnp.all(optimal_responses(inst)[:, 0] != 0)
+
+    return _reject(draw, accept, key, max_tries)
+
+
+def _gap_ok(inst: Instance, threshold: float) -> Array:
+    """Delta_min >= threshold and no exact ties at the top."""
+    return min_gap(inst) >= threshold
+
+
+FAMILIES: dict[str, Callable[..., Instance]] = {"f1": f1_diverse, "f2": f2_homogeneous}
+
+
+@functools.lru_cache(maxsize=None)
+def _jitted(name: str, options: tuple):
+    return jax.jit(functools.partial(FAMILIES[name], **dict(options)))
+
+
+def make_family(name: str, key: Array, **hyper) -> Instance:
+    """Draw one instance of a named family, checking that the gap guarantee was met."""
+    if name not in FAMILIES:
+        raise KeyError(f"unknown family {name!r}; known: {sorted(FAMILIES)}")
+    inst = _jitted(name, tuple(sorted(hyper.items())))(key)
+    threshold = hyper.get("min_gap", 0.1)
+    if float(min_gap(inst)) < threshold:
+        raise InstanceError(f"family {name}: no draw met min_gap={threshold} within max_tries; "
+                            f"lower min_gap or raise max_tries")
+    return inst

@@ -1,0 +1,95 @@
+"""The learner protocol and the pieces every learner shares.
+
+A ``Learner`` is a NamedTuple of pure functions, like an optax transformation:
+
+    state  = learner.init(instance, hparams)
+    action = learner.act(key, state, context, hparams)            # int32 [A]
+    state  = learner.update(state, context, action, obs, hparams)
+
+Hyperparameters are a pytree of arrays passed at call time (never closed over), so a sweep over
+16 values is a ``vmap`` over ``hparams``, not a Python loop. ``feedback`` is the feedback model the
+learner assumes; the runner simulates that model. ``default_hparams()`` gives scalar defaults.
+"""
+from __future__ import annotations
+
+from typing import Any, Callable, NamedTuple
+
+import jax
+import jax.numpy as jnp
+
+from jaxpa.envs.feedback import FeedbackModel
+
+Array = jax.Array
+
+
+class Learner(NamedTuple):
+    name: str
+    feedback: FeedbackModel
+    init: Callable[..., Any]
+    act: Callable[..., Array]
+    update: Callable[..., Any]
+    default_hparams: Callable[[], Any]
+
+
+class Featurizer(NamedTuple):
+    """Maps a round's (head [k], features [K, d]) to the learner's design z: [K, p].
+
+    ``dim(k, d)`` is p. ``personalized`` uses z = h ⊗ phi (plus phi itself for the shared term
+    beta when ``shared=True``); ``population`` ignores the head: one reward model for everyone.
+    """
+
+    name: str
+    dim: Callable[[int, int], int]
+    featurize: Callable[[Array, Array], Array]
+
+
+def personalized(shared: bool = False) -> Featurizer:
+    def featurize(head, features):
+        z = (head[None, :, None] * features[:, None, :]).reshape(features.shape[0], -1)
+        return jnp.concatenate([z, features], axis=1) if shared else z
+
+    return Featurizer("personalized+shared" if shared else "personalized",
+                      lambda k, d: k * d + (d if shared else 0), featurize)
+
+
+def population() -> Featurizer:
+    return Featurizer("population", lambda k, d: d, lambda head, features: features)
+
+
+def random_argmax(key: Array, values: Array) -> Array:
+    """Index of the largest value, ties broken uniformly at random (MODEL.md §8): int32 scalar."""
+    is_max = values >= jnp.max(values)
+    return jax.random.categorical(key, jnp.where(is_max, 0.0, -jnp.inf)).astype(jnp.int32)
+
+
+def uniform_index(key: Array, n: int, shape=()) -> Array:
+    return jax.random.randint(key, shape, 0, n, dtype=jnp.int32)
+
+
+SECOND_RESPONSES = ("reference", "runner_up", "uniform")
+
+
+def second_response(policy: str, key: Array, scores: Array, first: Array, reference: Array) -> Array:
+    """The second response of a ``bt_duel`` action, by a named, static policy.
+
+    reference: y0(x); runner_up: best score other than ``first`` (random ties);
+    uniform: uniform over the K candidates (may equal ``first``, which then teaches nothing).
+    """
+    if policy == "reference":
+        return reference.astype(jnp.int32)
+    if policy == "runner_up":
+        others = jnp.where(jnp.arange(scores.shape[0]) == first, -jnp.inf, scores)
+        return random_argmax(key, others)
+    if policy == "uniform":
+        return uniform_index(key, scores.shape[0])
+    raise ValueError(f"unknown second-response policy {policy!r}; known: {SECOND_RESPONSES}")
+
+
+def make_action(feedback: FeedbackModel, second: str, key: Array, scores: Array, first: Array,
+                reference: Array) -> Array:
+    """Action array [A] for the feedback model from the chosen first response."""
+    if feedback.n_actions == 1:
+        return first[None]
+    if feedback.n_actions == 2:
+        return jnp.stack([first, second_response(second, key, scores, first, reference)])
+    raise NotImplementedError(f"{feedback.name}: no action rule for n_actions={feedback.n_actions}")

@@ -1,0 +1,2 @@
+from jaxpa.runner.simulate import (Curves, Record, advance, init_carry, log_checkpoints,
+                                   play_round, rollout, seed_keys, simulate)

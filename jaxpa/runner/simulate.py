@@ -1,0 +1,207 @@
+"""The compiled runner: ``lax.scan`` over rounds inside ``vmap`` over seeds (and instances, and
+hyperparameters), jitted once, recording cumulative regret only at checkpoints.
+
+Randomness: seed s of a run uses key_s = fold_in(key, s); round t uses fold_in(key_s, t), split into
+a context key, a learner key and a feedback key. Two learners run with the same key therefore meet
+the same users, prompts and feedback noise (common random numbers), seed s is the same whatever
+n_seeds is, and running the horizon in chunks gives the same numbers as one scan.
+
+Memory: the scan carry holds the learner state, a compensated (Kahan) regret sum, a mistake count
+and the [C] curve buffers, so memory does not grow with the horizon T.
+"""
+from __future__ import annotations
+
+from typing import Any, Callable
+
+import numpy as np
+import jax
+import jax.numpy as jnp
+from flax import struct
+
+from jaxpa.envs.env import Context, context_rewards, draw_context
+from jaxpa.envs.instance import Instance, InstanceError, validate, validate_horizon
+from jaxpa.learners.base import Learner
+
+Array = jax.Array
+
+
+@struct.dataclass
+class Record:
+    """One round as logged by ``rollout`` (a leading [T] axis there)."""
+
+    context: Context
+    action: Array
+    obs: Any
+    regret: Array
+
+
+@struct.dataclass
+class Curves:
+    """Curves at checkpoints. Leading axes of regret/mistakes: [*instances, *hparams, seeds].
+
+    checkpoints: [C] int32 rounds t (1-based) at which the curves are read.
+    regret:   [..., C] float32 cumulative pseudo-regret R_t.
+    mistakes: [..., C] int32 number of rounds s <= t with positive regret.
+    """
+
+    checkpoints: Array
+    regret: Array
+    mistakes: Array
+
+
+@struct.dataclass
+class Carry:
+    state: Any
+    t: Array
+    regret_sum: Array
+    regret_comp: Array
+    mistakes: Array
+    curve_regret: Array
+    curve_mistakes: Array
+
+
+def log_checkpoints(horizon: int, n: int = 50) -> np.ndarray:
+    """About n log-spaced rounds in [1, horizon], unique, always including the horizon: [C] int32."""
+    pts = np.unique(np.round(np.logspace(0, np.log10(horizon), n)).astype(np.int64))
+    return np.unique(np.append(pts[(pts >= 1) & (pts <= horizon)], horizon)).astype(np.int32)
+
+
+def play_round(learner: Learner, inst: Instance, hparams, key: Array, state, t: Array):
+    """One round of the online protocol: (new learner state, Record)."""
+    round_key = jax.random.fold_in(key, t)
+    k_ctx, k_act, k_fb = jax.random.split(round_key, 3)
+    ctx = draw_context(k_ctx, inst, t)
+    action = learner.act(k_act, state, ctx, hparams)
+    r = context_rewards(inst, ctx)
+    obs = learner.feedback.sample(k_fb, r, action, ctx.reference)
+    regret = learner.feedback.regret(r, action)
+    state = learner.update(state, ctx, action, obs, hparams)
+    return state, Record(context=ctx, action=action, obs=obs, regret=regret)
+
+
+def rollout(learner: Learner, key: Array, inst: Instance, hparams, horizon: int):
+    """One seed, every round logged: (final state, Record with leading [horizon]). Memory O(T);
+    for offline datasets, estimator checks and small experiments."""
+
+    def body(state, t):
+        return play_round(learner, inst, hparams, key, state, t)
+
+    return jax.lax.scan(body, learner.init(inst, hparams), jnp.arange(horizon, dtype=jnp.int32))
+
+
+def init_carry(learner: Learner, inst: Instance, hparams, n_checkpoints: int) -> Carry:
+    dtype = inst.features.dtype
+    return Carry(state=learner.init(inst, hparams), t=jnp.int32(0), regret_sum=jnp.zeros((), dtype),
+                 regret_comp=jnp.zeros((), dtype), mistakes=jnp.int32(0),
+                 curve_regret=jnp.zeros((n_checkpoints,), dtype),
+                 curve_mistakes=jnp.zeros((n_checkpoints,), jnp.int32))
+
+
+def advance(learner: Learner, key: Array, inst: Instance, hparams, carry: Carry,
+            checkpoints: Array, n_rounds: int) -> Carry:
+    """Play rounds carry.t .. carry.t + n_rounds - 1 for one seed, writing curves at checkpoints."""
+
+    def body(c: Carry, _):
+        state, rec = play_round(learner, inst, hparams, key, c.state, c.t)
+        y = rec.regret - c.regret_comp  # Kahan summation keeps R_t accurate over 1e6+ rounds
+        total = c.regret_sum + y
+        comp = (total - c.regret_sum) - y
+        mistakes = c.mistakes + (rec.regret > 0).astype(jnp.int32)
+        hit = checkpoints == c.t + 1
+        return Carry(state=state, t=c.t + 1, regret_sum=total, regret_comp=comp, mistakes=mistakes,
+                     curve_regret=jnp.where(hit, total, c.curve_regret),
+                     curve_mistakes=jnp.where(hit, mistakes, c.curve_mistakes)), None
+
+    return jax.lax.scan(body, carry, None, length=n_rounds)[0]
+
+
+def _batched(fn: Callable, inst_batched: bool, hp_batched: bool, with_carry: bool) -> Callable:
+    """vmap fn(seed_key, inst, hparams[, carry]) over seeds, then hparams, then instances: outputs
+    (and the carry) have leading axes [*instances, *hparams, seeds]."""
+    c = (0,) if with_carry else ()
+    fn = jax.vmap(fn, in_axes=(0, None, None) + c)
+    if hp_batched:
+        fn = jax.vmap(fn, in_axes=(None, None, 0) + c)
+    if inst_batched:
+        fn = jax.vmap(fn, in_axes=(None, 0, None) + c)
+    return fn
+
+
+def _program(learner, n_rounds, n_checkpoints, inst_batched, hp_batched, seed_keys, inst, hparams,
+             checkpoints, carry):
+    """The whole compiled run, or one chunk of it: carry=None starts from round 0."""
+    if carry is None:
+        start = lambda k, i, h: init_carry(learner, i, h, n_checkpoints)
+        carry = _batched(start, inst_batched, hp_batched, False)(seed_keys, inst, hparams)
+    step = lambda k, i, h, c: advance(learner, k, i, h, c, checkpoints, n_rounds)
+    return _batched(step, inst_batched, hp_batched, True)(seed_keys, inst, hparams, carry)
+
+
+compiled_program = jax.jit(_program, static_argnums=(0, 1, 2, 3, 4))
+
+
+def seed_keys(key: Array, n_seeds: int) -> Array:
+    """[n_seeds] keys, seed s = fold_in(key, s)."""
+    return jax.vmap(jax.random.fold_in, in_axes=(None, 0))(key, jnp.arange(n_seeds))
+
+
+def prepare_hparams(learner: Learner, hparams) -> tuple[Any, bool]:
+    """Check hyperparameters against the learner's defaults; a leading axis on any leaf means a
+    sweep (scalar leaves are broadcast). Returns (hparams as arrays, is_sweep)."""
+    default = learner.default_hparams()
+    if hparams is None:
+        return default, False
+    if jax.tree.structure(hparams) != jax.tree.structure(default):
+        raise InstanceError(f"hparams for {learner.name}: expected the structure of "
+                            f"{type(default).__name__} {jax.tree.structure(default)}, got "
+                            f"{jax.tree.structure(hparams)}")
+    leaves = [np.asarray(x) for x in jax.tree.leaves(hparams)]
+    for x in leaves:
+        if x.ndim > 1 or (np.issubdtype(x.dtype, np.floating) and not np.all(np.isfinite(x))):
+            raise InstanceError(f"hparams for {learner.name}: leaves must be finite scalars or 1-D "
+                                f"sweeps, got {x!r}")
+    sizes = {x.shape[0] for x in leaves if x.ndim == 1}
+    if len(sizes) > 1:
+        raise InstanceError(f"hparams for {learner.name}: sweep lengths differ: {sorted(sizes)}")
+    n = sizes.pop() if sizes else None
+    cast = jax.tree.map(lambda x, d: jnp.broadcast_to(jnp.asarray(x, jnp.asarray(d).dtype),
+                                                      (n,) if n else ()), hparams, default)
+    return cast, n is not None
+
+
+def simulate(key: Array, instance: Instance, learner: Learner, hparams=None, *, horizon: int,
+             n_seeds: int = 1, n_checkpoints: int = 50, chunk: int | None = None,
+             on_chunk: Callable[[int, Curves], None] | None = None) -> Curves:
+    """Run ``learner`` on ``instance`` (or a batch of instances) for ``n_seeds`` seeds.
+
+    key: a jax.random.key; instance: an Instance, or a batch with a leading [B] axis on every leaf;
+    hparams: the learner's hyperparameters (default: learner.default_hparams()), leaves scalars or
+    [H] arrays for a sweep. Returns Curves with regret/mistakes of shape [*B, *H, n_seeds, C].
+
+    With ``chunk``, the horizon is played in chunks of that many rounds (the same numbers);
+    ``on_chunk(t, curves)`` is called after each, with the curves filled up to round t, so long runs
+    can report progress and save partial results.
+    """
+    if not isinstance(learner, Learner):
+        raise InstanceError(f"learner: expected a jaxpa Learner, got {type(learner).__name__}")
+    horizon = validate_horizon(horizon)
+    if isinstance(n_seeds, bool) or not isinstance(n_seeds, (int, np.integer)) or n_seeds < 1:
+        raise InstanceError(f"n_seeds: expected a positive integer, got {n_seeds!r}")
+    validate(instance)
+    hparams, hp_batched = prepare_hparams(learner, hparams)
+    inst_batched = len(instance.batch_shape) == 1
+    ckpts = jnp.asarray(log_checkpoints(horizon, n_checkpoints))
+    keys = seed_keys(key, n_seeds)
+    static = (learner, horizon, ckpts.shape[0], inst_batched, hp_batched)
+    if chunk is None or chunk >= horizon:
+        carry = compiled_program(*static, keys, instance, hparams, ckpts, None)
+    else:
+        chunk = validate_horizon(chunk)
+        carry, done = None, 0
+        while done < horizon:
+            n = min(chunk, horizon - done)
+            carry = compiled_program(learner, n, *static[2:], keys, instance, hparams, ckpts, carry)
+            done += n
+            if on_chunk is not None:
+                on_chunk(done, Curves(ckpts, carry.curve_regret, carry.curve_mistakes))
+    return Curves(checkpoints=ckpts, regret=carry.curve_regret, mistakes=carry.curve_mistakes)
