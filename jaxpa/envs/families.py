@@ -38,9 +38,9 @@ def _reject(draw: Callable[[Array], Instance], accept: Callable[[Instance], Arra
     return jax.lax.while_loop(cond, body, (jnp.int32(1), k0, draw(sub)))[2]
 
 
-def f1_diverse(key: Array, n_users: int = 6, k: int = 3, d: int = 4, n_responses: int = 5,
-               n_prompts: int = 8, scale: float = 2.0, min_gap: float = 0.1,
-               max_tries: int = 2000) -> Instance:
+def f1_diverse(key: Array, n_users: int = 6, k: int = 2, d: int = 3, n_responses: int = 4,
+               n_prompts: int = 6, scale: float = 2.0, min_gap: float = 0.1,
+               max_tries: int = 20000) -> Instance:
     """F1 (UD holds): user types with heads spread over the unit sphere of R^k, generic Gaussian
     features phi(x, y) on the unit sphere of R^d, W ~ N(0, scale^2 / k), reference y0(x) = 0.
 
@@ -59,7 +59,7 @@ def f1_diverse(key: Array, n_users: int = 6, k: int = 3, d: int = 4, n_responses
 
 
 def f2_homogeneous(key: Array, n_users: int = 4, k: int = 2, d: int = 4, n_responses: int = 6,
-                   scale: float = 2.0, min_gap: float = 0.1, max_tries: int = 2000) -> Instance:
+                   scale: float = 2.0, min_gap: float = 0.1, max_tries: int = 20000) -> Instance:
     """F2 (UD fails): every user has the same unit head, one prompt, K >= d + 1 responses on the
     unit sphere of R^d (general position), reference y0 = 0, and the optimal response differs from
     the reference (so optimal play is informative, but in one direction only)."""

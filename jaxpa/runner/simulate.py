@@ -61,9 +61,11 @@ class Carry:
 
 
 def log_checkpoints(horizon: int, n: int = 50) -> np.ndarray:
-    """About n log-spaced rounds in [1, horizon], unique, always including the horizon: [C] int32."""
-    pts = np.unique(np.round(np.logspace(0, np.log10(horizon), n)).astype(np.int64))
-    return np.unique(np.append(pts[(pts >= 1) & (pts <= horizon)], horizon)).astype(np.int32)
+    """About n log-spaced rounds in [1, horizon], unique, always including horizon // 2 (for the
+    second-half plateau statistics) and the horizon itself: [C] int32."""
+    pts = np.round(np.logspace(0, np.log10(horizon), n)).astype(np.int64)
+    pts = np.append(pts, [max(horizon // 2, 1), horizon])
+    return np.unique(pts[(pts >= 1) & (pts <= horizon)]).astype(np.int32)
 
 
 def play_round(learner: Learner, inst: Instance, hparams, key: Array, state, t: Array):

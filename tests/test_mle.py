@@ -1,0 +1,70 @@
+"""The greedy learner's estimate against independent ridge estimators on the data its run logged.
+
+scalar feedback: recursive least squares must equal scikit-learn's Ridge exactly (to float32).
+bt_ref / bt_duel: the online Newton estimate (learners/glm.py) approximates the ridge logistic MLE;
+we bound its distance to scikit-learn's penalised LogisticRegression on the same data.
+"""
+import numpy as np
+import pytest
+import jax
+import jax.numpy as jnp
+from sklearn.linear_model import LogisticRegression, Ridge
+
+from jaxpa import make_learner
+from jaxpa.learners import GreedyHParams, personalized
+from jaxpa.runner import rollout, seed_keys
+from tests.helpers import tiny_f1
+
+RIDGE = 1.0
+
+
+def _logged(feedback, T, n_seeds, warm_start):
+    learner = make_learner("greedy", feedback)
+    hp = GreedyHParams(ridge=jnp.float32(RIDGE), warm_start=jnp.int32(warm_start))
+    keys, inst = seed_keys(jax.random.key(11), n_seeds), tiny_f1()
+    states, rec = jax.jit(jax.vmap(lambda k: rollout(learner, k, inst, hp, T)))(keys)
+    z = jax.vmap(jax.vmap(personalized().featurize))(rec.context.head, rec.context.features)
+    return states, rec, np.asarray(z, np.float64)
+
+
+def _rows(z, idx):
+    return np.take_along_axis(z, idx[..., None, None], axis=-2)[..., 0, :]
+
+
+def test_scalar_feedback_is_exact_ridge():
+    noise = 1.0  # scalar() default: V = ridge I + Z^T Z / s^2 -> Ridge(alpha = ridge * s^2)
+    states, rec, z = _logged("scalar", 400, 2, warm_start=50)
+    for s in range(2):
+        Z = _rows(z[s], np.asarray(rec.action[s, :, 0]))
+        ref = Ridge(alpha=RIDGE * noise**2, fit_intercept=False).fit(Z, np.asarray(rec.obs[s]))
+        np.testing.assert_allclose(states.theta[s], ref.coef_, rtol=2e-3, atol=2e-4)
+
+
+@pytest.mark.parametrize("feedback", ["bt_ref", "bt_duel"])
+def test_logistic_estimate_close_to_ridge_mle(feedback):
+    T, n = 2000, 3
+    states, rec, z = _logged(feedback, T, n, warm_start=200)
+    truth = np.asarray(tiny_f1().W).ravel()
+    gaps_online, gaps_truth = [], []
+    for s in range(n):
+        act = np.asarray(rec.action[s])
+        other = act[:, 1] if feedback == "bt_duel" else np.asarray(rec.context.reference[s])
+        G = _rows(z[s], act[:, 0]) - _rows(z[s], other)
+        o = np.asarray(rec.obs[s]).astype(int)
+        # sklearn minimises C * sum(logloss) + ||w||^2 / 2  ==  sum(logloss) + ridge/2 ||w||^2
+        mle = LogisticRegression(C=1.0 / RIDGE, fit_intercept=False, tol=1e-10,
+                                 max_iter=10_000).fit(G, o).coef_[0]
+        online = np.asarray(states.theta[s], np.float64)
+        # Distances in the metric of the penalised Hessian H at the MLE, where one unit is one
+        # standard error of the MLE: ||theta_mle - theta*||_H is about sqrt(p) (chi^2_p).
+        m = G @ mle
+        w = 1.0 / (1.0 + np.exp(-m)) / (1.0 + np.exp(m))
+        H = G.T @ (w[:, None] * G) + RIDGE * np.eye(G.shape[1])
+        h_norm = lambda v: float(np.sqrt(v @ H @ v))
+        gaps_online.append(h_norm(online - mle))
+        gaps_truth.append(h_norm(mle - truth))
+        assert np.linalg.norm(online - mle) <= 0.15 * np.linalg.norm(mle)
+    # the online estimate is within one standard error of the exact ridge MLE, and less than
+    # half as far from it as the MLE itself is from the truth (measured: about a third)
+    assert max(gaps_online) < 1.0, gaps_online
+    assert all(a < 0.5 * b for a, b in zip(gaps_online, gaps_truth)), (gaps_online, gaps_truth)
