@@ -1,0 +1,5 @@
+import sys
+
+from jaxpa.cli import main
+
+sys.exit(main())
