@@ -8,18 +8,17 @@ file: an interrupted job resumes where it stopped).
 from __future__ import annotations
 
 import argparse
-import time
 from pathlib import Path
 
 import numpy as np
 import jax
-import jax.numpy as jnp
 
+from jaxpa.diagnostics.curve_stats import curve_stats, curve_verdict
 from jaxpa.envs.families import FAMILIES, make_family
 from jaxpa.envs.instance import InstanceError, validate_horizon
-from jaxpa.learners import GreedyHParams, make_learner
-from jaxpa.runner import simulate
+from jaxpa.learners import make_learner
 from jaxpa.experiments import report
+from jaxpa.experiments.runs import Spec, run_specs
 
 FAMILY_TITLES = {"f1": "F1 diverse (UD holds)", "f2": "F2 homogeneous (UD fails)"}
 
@@ -35,13 +34,11 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--out", default="results/default", help="output folder")
 
 
-def learner_specs(warm_start: int):
-    """(label, learner name, hyperparameters or None) for the default job."""
-    return [("greedy", "greedy", GreedyHParams(ridge=jnp.float32(1.0), warm_start=jnp.int32(0))),
-            (f"greedy+warm{warm_start}", "greedy",
-             GreedyHParams(ridge=jnp.float32(1.0), warm_start=jnp.int32(warm_start))),
-            ("uniform", "uniform", None),
-            ("oracle", "oracle", None)]
+def learner_specs(warm_start: int) -> list[Spec]:
+    """The default job's learners: greedy with and without a warm start, uniform, oracle."""
+    return [Spec.of("greedy", "greedy", warm_start=0),
+            Spec.of(f"greedy+warm{warm_start}", "greedy", warm_start=warm_start),
+            Spec.of("uniform", "uniform"), Spec.of("oracle", "oracle")]
 
 
 def check_args(args) -> list[str]:
@@ -59,16 +56,16 @@ def check_args(args) -> list[str]:
 
 
 def summarize(checkpoints, regret, mistakes) -> dict:
-    """Per-run statistics from seed curves [S, C]."""
-    T = int(checkpoints[-1])
+    """Per-run statistics from seed curves [S, C] (diagnostics/curve_stats.py's fixed method)."""
+    st = curve_stats(checkpoints=checkpoints, regret=regret, mistakes=mistakes)
     final_m, final_h = report.mean_ci(regret[:, -1])
-    added = report.second_half(checkpoints, regret)
-    added_m, added_h = report.mean_ci(added)
-    late_mistakes = report.second_half(checkpoints, mistakes)
     mean_curve, band = report.mean_ci(regret, axis=0)
-    return {"final_regret": final_m, "final_regret_ci": final_h, "added_second_half": added_m,
-            "added_second_half_ci": added_h,
-            "stuck_fraction": float(np.mean(late_mistakes > (T - T // 2) / 2)),
+    return {"final_regret": final_m, "final_regret_ci": final_h,
+            "added_second_half": float(st.added_mean),
+            "added_second_half_ci": [float(st.added_low), float(st.added_high)],
+            "late_log_slope": float(st.slope), "late_log_slope_ci": [float(st.slope_low),
+                                                                     float(st.slope_high)],
+            "stuck_fraction": float(st.stuck_fraction), "verdict": curve_verdict(st),
             "mean_curve": mean_curve, "band": band}
 
 
@@ -83,22 +80,12 @@ def run(args) -> int:
     results, raw = {}, {}
     for fi, fam in enumerate(families):
         inst = make_family(fam, jax.random.fold_in(key, 1000 + fi))
-        run_key = jax.random.fold_in(key, fi)  # every learner on a family meets the same stream
-        for label, name, hp in specs:
-            part = f"{fam}__{label}"  # stored under the instance's fingerprint too
-            part_key = f"{part}__{report.fingerprint(inst)}"
-            done = store.get(part_key)
-            if done is None:
-                t0 = time.perf_counter()
-                curves = simulate(run_key, inst, make_learner(name, args.feedback), hp,
-                                  horizon=args.horizon, n_seeds=args.seeds, chunk=args.chunk)
-                done = {k: np.asarray(getattr(curves, k)) for k in
-                        ("checkpoints", "regret", "mistakes")}
-                store.put(part_key, **done)
-                print(f"  {fam:3s} {label:16s} {time.perf_counter() - t0:6.1f} s", flush=True)
-            else:
-                print(f"  {fam:3s} {label:16s} (already done, loaded from {store.path(part_key)})")
-            raw[part] = done
+        # every learner on a family meets the same stream
+        runs = run_specs(store, jax.random.fold_in(key, fi), inst, fam, specs,
+                         feedback=args.feedback, horizon=args.horizon, n_seeds=args.seeds,
+                         chunk=args.chunk)
+        for label, done in runs.items():
+            raw[f"{fam}__{label}"] = done
             results.setdefault(fam, {})[label] = summarize(**done)
     checkpoints = next(iter(raw.values()))["checkpoints"]
     report.write_npz(out / "curves.npz", **{f"{p}__{k}": v[k] for p, v in raw.items()
@@ -109,11 +96,14 @@ def run(args) -> int:
     _plot(out / "regret.png", checkpoints, families, specs, raw)
     rows = [{"family": fam, "learner": label,
              "R(T)": f"{s['final_regret']:.1f} ± {s['final_regret_ci']:.1f}",
-             "R(T)-R(T/2)": f"{s['added_second_half']:.1f} ± {s['added_second_half_ci']:.1f}",
-             "stuck": f"{s['stuck_fraction']:.2f}"}
+             "R(T)-R(T/2) [95% CI]": "{:.1f} [{:.1f}, {:.1f}]".format(
+                 s["added_second_half"], *s["added_second_half_ci"]),
+             "stuck": f"{s['stuck_fraction']:.2f}", "verdict": s["verdict"]}
             for fam, by in results.items() for label, s in by.items()]
-    print(f"\nT = {args.horizon}, {args.seeds} seeds, {args.feedback} feedback (mean ± 95% CI)")
-    print(report.format_table(rows, ["family", "learner", "R(T)", "R(T)-R(T/2)", "stuck"]))
+    print(f"\nT = {args.horizon}, {args.seeds} seeds, {args.feedback} feedback (mean ± 95% CI; "
+          "verdict: diagnostics/curve_stats.py)")
+    print(report.format_table(rows, ["family", "learner", "R(T)", "R(T)-R(T/2) [95% CI]", "stuck",
+                                     "verdict"]))
     print(f"\nwrote {out / 'summary.json'}, {out / 'curves.npz'}, {out / 'regret.png'}")
     return 0
 
@@ -126,7 +116,7 @@ def _plot(path, checkpoints, families, specs, raw):
     fig, axes = plt.subplots(1, len(families), figsize=(6 * len(families), 4), squeeze=False)
     for ax, fam in zip(axes[0], families):
         report.plot_regret(None, checkpoints, {label: raw[f"{fam}__{label}"]["regret"]
-                                               for label, _, _ in specs},
+                                               for label in (s.label for s in specs)},
                            title=FAMILY_TITLES.get(fam, fam), ax=ax)
     fig.tight_layout()
     report.write_png(path, fig)

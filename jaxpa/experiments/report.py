@@ -67,6 +67,11 @@ def write_json(path, obj) -> Path:
     return _atomic(path, lambda f: f.write(json.dumps(obj, indent=1, default=_jsonable).encode()))
 
 
+def write_text(path, text: str) -> Path:
+    """Write a text file atomically."""
+    return _atomic(path, lambda f: f.write(text.encode()))
+
+
 def write_npz(path, **arrays) -> Path:
     """Write a .npz atomically."""
     return _atomic(path, lambda f: np.savez_compressed(f, **arrays))
@@ -113,14 +118,6 @@ def mean_ci(x: np.ndarray, axis: int = 0, z: float = 1.96):
     n = x.shape[axis]
     sd = x.std(axis=axis, ddof=1) if n > 1 else np.zeros_like(x.mean(axis=axis))
     return x.mean(axis=axis), z * sd / np.sqrt(n)
-
-
-def second_half(checkpoints: np.ndarray, curves: np.ndarray) -> np.ndarray:
-    """Regret (or mistakes) added over [T/2, T] per seed: curves [..., S, C] -> [..., S].
-    ``log_checkpoints`` always includes T // 2, so this is exact."""
-    checkpoints = np.asarray(checkpoints)
-    half = int(np.searchsorted(checkpoints, max(int(checkpoints[-1]) // 2, 1)))
-    return np.asarray(curves)[..., -1] - np.asarray(curves)[..., half]
 
 
 def plot_regret(path, checkpoints, series: dict[str, np.ndarray], title: str = "",
