@@ -11,6 +11,13 @@ import sys
 
 COMMANDS = {
     "run": "jaxpa.experiments.default_job",
+    "online": "jaxpa.experiments.online",
+    "dial": "jaxpa.experiments.dial",
+    "reproduce": "jaxpa.experiments.reproduce",
+    "compare": "jaxpa.experiments.compare",
+    "diagnose": "jaxpa.experiments.diagnose",
+    "heads": "jaxpa.experiments.unknown_heads",
+    "real": "jaxpa.experiments.e5_real",
 }
 
 
@@ -29,7 +36,11 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv if argv is not None else sys.argv[1:])
     if args.command is None:
         args = build_parser().parse_args(["run"] + list(argv or sys.argv[1:]))
-    return args._module.run(args)
+    try:
+        return args._module.run(args)
+    except (ValueError, KeyError) as err:  # InstanceError and unknown names: no traceback
+        print(f"jaxpa {args.command}: error: {err.args[0] if err.args else err}", file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":

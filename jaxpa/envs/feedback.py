@@ -22,7 +22,8 @@ Array = jax.Array
 class FeedbackModel(NamedTuple):
     """A feedback model; ``name`` and ``n_actions`` are static Python values.
 
-    sample(key, r, action, reference) -> obs: the user's answer (a float scalar here).
+    sample(key, r, action, reference) -> obs: the user's answer (a float scalar; for ``mnl`` the
+        int32 index of the chosen item within the slate).
     regret(r, action) -> scalar: pseudo-regret of the action.
     newton_terms(theta, z, action, reference, obs) -> (grad [p], factors [R, p]): gradient of the
         round's log-likelihood at theta and factors F with F^T F = its negative Hessian, used by the
@@ -38,6 +39,16 @@ class FeedbackModel(NamedTuple):
 
 def _max_regret(r: Array, y: Array) -> Array:
     return jnp.max(r) - r[y]
+
+
+def _difference(z: Array, i: Array, j: Array) -> Array:
+    """z[i] - z[j]: [p], exactly zero when i == j.
+
+    XLA may recompute the two rows inside one fused loop and contract h*phi_i - h*phi_j into a
+    fused multiply-add, leaving the rounding error of a product (~1e-9) instead of 0: comparing a
+    response with itself would then leak noise into the estimate (MODEL.md §8).
+    """
+    return jnp.where(i == j, jnp.zeros_like(z[i]), z[i] - z[j])
 
 
 def _bernoulli_terms(theta: Array, g: Array, obs: Array) -> tuple[Array, Array]:
@@ -63,7 +74,7 @@ def scalar(noise_std: float = 1.0) -> FeedbackModel:
         raise ValueError(f"scalar feedback: noise_std must be > 0, got {noise_std!r}")
 
     def sample(key, r, action, reference):
-        return r[action[0]] + s * jax.random.normal(key, (), r.dtype)
+        return r[action[0]] + s * jax.random.normal(key, (), jnp.float32).astype(r.dtype)
 
     def regret(r, action):
         return _max_regret(r, action[0])
@@ -83,39 +94,86 @@ def bt_ref() -> FeedbackModel:
 
     def sample(key, r, action, reference):
         p = jax.nn.sigmoid(r[action[0]] - r[reference])
-        return (jax.random.uniform(key, (), r.dtype) < p).astype(r.dtype)
+        return (jax.random.uniform(key, (), jnp.float32) < p).astype(r.dtype)
 
     def regret(r, action):
         return _max_regret(r, action[0])
 
     def newton_terms(theta, z, action, reference, obs):
-        return _bernoulli_terms(theta, z[action[0]] - z[reference], obs)
+        return _bernoulli_terms(theta, _difference(z, action[0], reference), obs)
 
     return FeedbackModel("bt_ref", 1, sample, regret, newton_terms)
 
 
-def bt_duel() -> FeedbackModel:
+DUEL_REGRETS = ("average", "weak", "strong", "first")
+
+
+def _duel_regret(kind: str):
+    """Per-round regret of a duel (y, y') = action[:2] under a named definition (MODEL.md §2):
+
+    average: r* - (r(y) + r(y')) / 2   (the default: both shown responses are paid for)
+    weak:    r* - max(r(y), r(y'))     (only the better of the two counts)
+    strong:  r* - min(r(y), r(y'))     (the worse of the two counts)
+    first:   r* - r(y)                 (only the served response counts: the second response is
+                                        then a free exploration channel, MODEL.md §2's caution)
+    """
+    pair = {"average": lambda a, b: 0.5 * (a + b), "weak": jnp.maximum, "strong": jnp.minimum,
+            "first": lambda a, b: a}
+    if kind not in pair:
+        raise ValueError(f"bt_duel: unknown regret {kind!r}; known: {DUEL_REGRETS}")
+    return lambda r, action: jnp.max(r) - pair[kind](r[action[0]], r[action[1]])
+
+
+def bt_duel(regret: str = "average") -> FeedbackModel:
     """`bt_duel`: the learner picks (y, y'); o ~ Bernoulli(sigmoid(r(y) - r(y'))).
 
-    Regret is the average regret r* - (r(y) + r(y')) / 2, so a second response chosen to explore
-    is paid for. Both choices are the learner's and explicit in its action [2].
+    Regret is by default the average regret r* - (r(y) + r(y')) / 2, so a second response chosen
+    to explore is paid for; ``regret`` picks another definition (see ``_duel_regret``). Both
+    choices are the learner's and explicit in its action [2]; the second-response policies are in
+    learners/duel.py.
     """
+    regret = _duel_regret(regret)
 
     def sample(key, r, action, reference):
         p = jax.nn.sigmoid(r[action[0]] - r[action[1]])
-        return (jax.random.uniform(key, (), r.dtype) < p).astype(r.dtype)
-
-    def regret(r, action):
-        return jnp.max(r) - 0.5 * (r[action[0]] + r[action[1]])
+        return (jax.random.uniform(key, (), jnp.float32) < p).astype(r.dtype)
 
     def newton_terms(theta, z, action, reference, obs):
-        return _bernoulli_terms(theta, z[action[0]] - z[action[1]], obs)
+        return _bernoulli_terms(theta, _difference(z, action[0], action[1]), obs)
 
     return FeedbackModel("bt_duel", 2, sample, regret, newton_terms)
 
 
+def mnl(slate_size: int = 3) -> FeedbackModel:
+    """`mnl` (K-wise): the learner shows a ranked slate of ``slate_size`` distinct responses (its
+    action [S]; the first is the one served); the user picks item j of the slate with probability
+    softmax(r(slate))_j (Plackett-Luce top-1). obs: int32 index of the chosen item *within the
+    slate*. Regret r* - r(slate[0]).
+
+    Likelihood terms with Z = z[slate] [S, p], p = softmax(Z theta), zbar = p Z:
+    grad = Z[obs] - zbar; Hessian factors sqrt(p_j) (Z_j - zbar), one row per slate item.
+    """
+    S = int(slate_size)
+    if S < 2:
+        raise ValueError(f"mnl feedback: slate_size must be >= 2, got {slate_size!r}")
+
+    def sample(key, r, action, reference):
+        return jax.random.categorical(key, r[action].astype(jnp.float32)).astype(jnp.int32)
+
+    def regret(r, action):
+        return _max_regret(r, action[0])
+
+    def newton_terms(theta, z, action, reference, obs):
+        zs = z[action]
+        p = jax.nn.softmax(zs @ theta)
+        zbar = p @ zs
+        return zs[obs] - zbar, jnp.sqrt(p)[:, None] * (zs - zbar)
+
+    return FeedbackModel("mnl", S, sample, regret, newton_terms)
+
+
 FEEDBACK_MODELS: dict[str, Callable[..., FeedbackModel]] = {
-    "scalar": scalar, "bt_ref": bt_ref, "bt_duel": bt_duel}
+    "scalar": scalar, "bt_ref": bt_ref, "bt_duel": bt_duel, "mnl": mnl}
 
 
 @functools.lru_cache(maxsize=None)

@@ -18,6 +18,7 @@ import jax
 import jax.numpy as jnp
 
 from jaxpa.envs.feedback import FeedbackModel
+from jaxpa.envs.fast_random import categorical
 
 Array = jax.Array
 
@@ -59,7 +60,8 @@ def population() -> Featurizer:
 def random_argmax(key: Array, values: Array) -> Array:
     """Index of the largest value, ties broken uniformly at random (MODEL.md §8): int32 scalar."""
     is_max = values >= jnp.max(values)
-    return jax.random.categorical(key, jnp.where(is_max, 0.0, -jnp.inf)).astype(jnp.int32)
+    logits = jnp.where(is_max, 0.0, -jnp.inf).astype(jnp.float32)  # same draw in float64 mode
+    return categorical(key, logits)  # == jax.random.categorical
 
 
 def uniform_index(key: Array, n: int, shape=()) -> Array:
@@ -85,9 +87,35 @@ def second_response(policy: str, key: Array, scores: Array, first: Array, refere
     raise ValueError(f"unknown second-response policy {policy!r}; known: {SECOND_RESPONSES}")
 
 
+def top_slate(key: Array, scores: Array, first: Array, size: int) -> Array:
+    """A ranked slate [size] int32 of distinct responses: ``first``, then the best others by
+    ``scores`` in decreasing order (ties broken uniformly at random by a random permutation)."""
+    K = scores.shape[0]
+    if not 1 <= size <= K:
+        raise ValueError(f"slate of size {size} from K = {K} candidates: need 1 <= size <= K")
+    perm = jax.random.permutation(key, K)
+    ranked = jnp.where(jnp.arange(K) == first, jnp.inf, scores)[perm]
+    return perm[jax.lax.top_k(ranked, size)[1]].astype(jnp.int32)
+
+
+def uniform_action(feedback: FeedbackModel, key: Array, K: int) -> Array:
+    """An exploration action [A] int32: uniform responses, independent for ``bt_duel`` (so the two
+    may coincide), a uniformly random ranked slate of distinct responses for ``mnl``."""
+    if feedback.name == "mnl":
+        return jax.random.permutation(key, K)[:feedback.n_actions].astype(jnp.int32)
+    return uniform_index(key, K, (feedback.n_actions,))
+
+
 def make_action(feedback: FeedbackModel, second: str, key: Array, scores: Array, first: Array,
                 reference: Array) -> Array:
-    """Action array [A] for the feedback model from the chosen first response."""
+    """Action array [A] for the feedback model from the chosen first response.
+
+    ``bt_duel``: (first, second response by the policy ``second``); ``mnl``: the slate of the
+    top ``n_actions`` responses by ``scores`` with ``first`` served at position 0 (``second`` is
+    ignored).
+    """
+    if feedback.name == "mnl":
+        return top_slate(key, scores, first, feedback.n_actions)
     if feedback.n_actions == 1:
         return first[None]
     if feedback.n_actions == 2:

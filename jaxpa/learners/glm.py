@@ -12,7 +12,7 @@ argmin ||y - Z theta||^2 / s^2 + ridge ||theta||^2 at every t. For logistic (``b
 curvature of each datum is frozen at the estimate it was seen with (an online Newton / extended
 Kalman approximation of the ridge MLE, O(p^2) a round instead of a full Newton solve over all
 data); tests/test_mle.py bounds its distance to the exact ridge MLE computed by SciPy on the logged
-data. V_inv is re-symmetrised after each update to stop float32 drift.
+data. V_inv is kept exactly symmetric (the correction is symmetrised) to stop float32 drift.
 """
 from __future__ import annotations
 
@@ -22,7 +22,7 @@ from flax import struct
 
 from jaxpa.envs.feedback import FeedbackModel
 from jaxpa.learners.base import (Featurizer, Learner, make_action, personalized, random_argmax,
-                                 uniform_index)
+                                 uniform_action, uniform_index)
 
 Array = jax.Array
 
@@ -48,10 +48,15 @@ def glm_init(p: int, ridge: Array, dtype=jnp.float32) -> GLMState:
 
 
 def sherman_morrison(V_inv: Array, f: Array) -> Array:
-    """(V + f f^T)^-1 from V^-1: [p, p]."""
+    """(V + f f^T)^-1 from V^-1: [p, p].
+
+    The rank-one correction is symmetrised from the vector u (0.5 (X + X^T), X = u u^T / c), not
+    by transposing the updated [p, p] matrix: V_inv stays exactly symmetric (no float32 drift)
+    and the update reads V_inv once, in memory order.
+    """
     u = V_inv @ f
-    V_inv = V_inv - jnp.outer(u, u) / (1.0 + f @ u)
-    return 0.5 * (V_inv + V_inv.T)
+    X = jnp.outer(u, u) / (1.0 + f @ u)
+    return V_inv - 0.5 * (X + X.T)
 
 
 def glm_update(state: GLMState, grad: Array, factors: Array) -> GLMState:
@@ -88,11 +93,13 @@ def greedy(feedback: FeedbackModel, featurizer: Featurizer | None = None,
         k_tie, k_unif, k_second = jax.random.split(key, 3)
         scores = featurizer.featurize(ctx.head, ctx.features) @ state.theta
         K = ctx.features.shape[0]
-        first = jnp.where(ctx.t < hparams.warm_start, uniform_index(k_unif, K),
-                          random_argmax(k_tie, scores))
+        warm = ctx.t < hparams.warm_start  # a cond: one branch runs when t is not batched
+        first = jax.lax.cond(warm, lambda: uniform_index(k_unif, K),
+                             lambda: random_argmax(k_tie, scores))
         action = make_action(feedback, second, k_second, scores, first, ctx.reference)
-        if feedback.n_actions == 2:  # during warm start both responses are uniform
-            action = jnp.where(ctx.t < hparams.warm_start, uniform_index(k_unif, K, (2,)), action)
+        if feedback.n_actions >= 2:  # during warm start the whole action is uniform
+            action = jax.lax.cond(warm, lambda: uniform_action(feedback, k_unif, K),
+                                  lambda: action)
         return action
 
     def default_hparams() -> GreedyHParams:
@@ -108,10 +115,11 @@ class NoHParams:
 
 
 def uniform(feedback: FeedbackModel) -> Learner:
-    """Each response uniform at random, independently: the no-learning end of every plot."""
+    """Each response uniform at random, independently (an ``mnl`` slate: distinct responses in a
+    uniformly random order): the no-learning end of every plot."""
 
     def act(key, state, ctx, hparams):
-        return uniform_index(key, ctx.features.shape[0], (feedback.n_actions,))
+        return uniform_action(feedback, key, ctx.features.shape[0])
 
     return Learner("uniform", feedback, lambda inst, hparams: (), act,
                    lambda state, ctx, action, obs, hparams: state, NoHParams)
@@ -127,6 +135,8 @@ def oracle(feedback: FeedbackModel) -> Learner:
         W, shared = state
         r = ctx.features @ (ctx.head @ W + shared)
         best = jnp.argmax(r).astype(jnp.int32)
+        if feedback.name == "mnl":  # a slate of distinct responses, the true top ones
+            return make_action(feedback, "reference", key, r, best, ctx.reference)
         return jnp.full((feedback.n_actions,), best, jnp.int32)
 
     return Learner("oracle", feedback, init, act,

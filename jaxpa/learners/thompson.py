@@ -1,0 +1,72 @@
+"""Thompson sampling with a Laplace approximation of the posterior (MODEL.md §4).
+
+The shared online ridge MLE of learners/glm.py keeps theta and V^-1, V = ridge I + sum_t F_t^T F_t
+(the regularised observed information, each datum's curvature taken at the estimate it was seen
+with). The Laplace posterior is N(theta, V^-1); for ``scalar`` feedback with known noise it is the
+exact Gaussian posterior. Each round draws
+
+    theta~ = theta + scale * V^{-1/2} eps,   eps ~ N(0, I_p)
+
+and plays argmax_y theta~ . z(y) (random ties; the top-S slate under ``mnl``). ``scale`` inflates
+the posterior (1 = the plain Laplace posterior). V^{-1/2} comes from an eigendecomposition with
+negative eigenvalues (float32 rounding after many rank-one downdates) clipped at 0, which is why
+``jax.random.multivariate_normal`` (no clipping) is not used. Under ``bt_duel``, ``second=
+"sampled"`` draws an independent second sample for the second response (learners/duel.py).
+"""
+from __future__ import annotations
+
+import jax
+import jax.numpy as jnp
+from flax import struct
+
+from jaxpa.envs.feedback import FeedbackModel
+from jaxpa.learners.base import Featurizer, Learner, personalized, random_argmax
+from jaxpa.learners.duel import check_second, duel_action
+from jaxpa.learners.glm import GLMState, glm_init, observe_glm
+
+Array = jax.Array
+
+
+@struct.dataclass
+class TsHParams:
+    """ridge: prior precision lambda > 0; scale: posterior inflation (1 = Laplace posterior)."""
+
+    ridge: Array
+    scale: Array
+
+
+def posterior_sqrt(V_inv: Array) -> Array:
+    """A symmetric square root of the covariance V^-1 [p, p] (eigenvalues clipped at 0)."""
+    w, U = jnp.linalg.eigh(V_inv)
+    return (U * jnp.sqrt(jnp.maximum(w, 0.0))) @ U.T
+
+
+def posterior_samples(key: Array, state: GLMState, scale: Array, n: int) -> Array:
+    """n draws of theta~ ~ N(theta, scale^2 V^-1): [n, p]."""
+    eps = jax.random.normal(key, (n, state.theta.shape[0]), state.theta.dtype)
+    return state.theta + scale * eps @ posterior_sqrt(state.V_inv)
+
+
+def ts(feedback: FeedbackModel, featurizer: Featurizer | None = None,
+       second: str = "reference") -> Learner:
+    """Laplace Thompson sampling with the shared online ridge MLE; ``second`` for ``bt_duel``."""
+    featurizer = featurizer or personalized()
+    check_second("ts", second, own=("sampled",))
+
+    def init(inst, hparams: TsHParams) -> GLMState:
+        return glm_init(featurizer.dim(inst.k, inst.d), hparams.ridge, inst.features.dtype)
+
+    def act(key, state: GLMState, ctx, hparams: TsHParams) -> Array:
+        k_sample, k_tie, k_second = jax.random.split(key, 3)
+        z = featurizer.featurize(ctx.head, ctx.features)
+        thetas = posterior_samples(k_sample, state, hparams.scale, 2 if second == "sampled" else 1)
+        scores = z @ thetas[0]
+        first = random_argmax(k_tie, scores)
+        own = z @ thetas[-1] if second == "sampled" else None
+        return duel_action(feedback, second, k_second, scores, first, ctx.reference, own)
+
+    def default_hparams() -> TsHParams:
+        return TsHParams(ridge=jnp.float32(1.0), scale=jnp.float32(1.0))
+
+    return Learner(f"ts[{featurizer.name}]", feedback, init, act,
+                   observe_glm(feedback, featurizer), default_hparams)

@@ -1,0 +1,178 @@
+"""Unknown heads (MODEL.md §3-4): learn the shared map W and every user's head h_u from feedback.
+
+The learner sees only the user's id ``ctx.user`` (never ``ctx.head``). Its reward estimate is
+r̂_u(x, y) = ĥ_u^T Ŵ phi(x, y) = <θ_u, phi(x, y)> with θ_u = Ŵ^T ĥ_u ∈ R^d, bilinear in (Ŵ, ĥ_u).
+
+Statistics (memory independent of T). Each round folds the datum's log-likelihood, expanded to
+second order at the current estimate θ̂_u (``feedback.newton_terms`` with z = phi), into the user's
+quadratic  Q_u(θ) = -θ^T A_u θ / 2 + θ^T b_u:  A_u += F^T F,  b_u += grad + F^T F θ̂_u.
+For ``scalar`` feedback Q_u is exactly the user's Gaussian log-likelihood; for ``bt_*`` each datum's
+curvature is frozen at the estimate it was seen with, as in learners/glm.py.
+
+Fit. The estimate maximises  Σ_u Q_u(Ŵ^T ĥ_u) - ridge ||Ŵ||² / 2 - head_ridge Σ_u ||ĥ_u - m_u||² / 2
+by alternating ridge solves, one sweep per round warm-started from the last round:
+
+* heads (all users, batched k×k solves):  (Ŵ A_u Ŵ^T + head_ridge I) ĥ_u = Ŵ b_u + head_ridge m_u;
+* W (one kd×kd solve, row-major vec as in envs/instance.py):
+  (Σ_u ĥ_u ĥ_u^T ⊗ A_u + ridge I) vec Ŵ = Σ_u ĥ_u ⊗ b_u.
+
+For scalar feedback this is alternating least squares on the exact ridge objective. (W, H) are
+identified only up to an invertible k×k map A: (A Ŵ, Ĥ A^-1) gives the same rewards, so compare
+learners through rewards (``reward_estimates``) or regret, never through parameters.
+
+Symmetry and cold start. Ŵ = 0, Ĥ = 0 is a fixed point of the sweep, so Ŵ and the head prior means
+m_u start at a small random draw (``init_scale``, key ``init_seed``: the same draw for every seed of
+a run, since ``init`` takes no key; sweep ``init_seed`` for random restarts). A user never seen acts
+with the population head, the mean of the seen users' heads. When a user is first seen, its prior
+mean m_u is set to the mean of the other seen users' heads at that moment (so it cold-starts from
+the population and stays anchored there), except the very first user, who keeps its random draw.
+``cold_start="prior"`` keeps every user's random prior mean and acts with it before its first round.
+
+The shared term beta is not modelled (heads carry all of the reward).
+"""
+from __future__ import annotations
+
+import jax
+import jax.numpy as jnp
+from flax import struct
+
+from jaxpa.envs.feedback import FeedbackModel
+from jaxpa.learners.base import Learner, make_action, random_argmax, uniform_action, uniform_index
+
+Array = jax.Array
+
+COLD_STARTS = ("population", "prior")
+
+
+@struct.dataclass
+class UnknownHeadsState:
+    """W: [k, d] Ŵ; heads: [N, k] Ĥ; prior: [N, k] head prior means m_u; A: [N, d, d] and
+    b: [N, d] each user's quadratic log-likelihood statistics; counts: [N] rounds seen (float32,
+    like every leaf of the state; exact up to 2^24 rounds per user, and only compared with 0)."""
+
+    W: Array
+    heads: Array
+    prior: Array
+    A: Array
+    b: Array
+    counts: Array
+
+    @property
+    def theta(self) -> Array:
+        """Every parameter estimate, flattened: vec Ŵ then Ĥ by rows, [..., kd + Nk] (leading
+        axes of a batched state kept). Identified only up to (A Ŵ, Ĥ A^-1)."""
+        batch = self.W.shape[:-2]
+        return jnp.concatenate([self.W.reshape(batch + (-1,)), self.heads.reshape(batch + (-1,))],
+                               axis=-1)
+
+
+@struct.dataclass
+class UnknownHeadsHParams:
+    """ridge: prior precision of vec W; head_ridge: prior precision of each head around m_u;
+    warm_start: n0 uniform rounds before greedy; init_scale: std of the random starting draw;
+    init_seed: int32 key of that draw."""
+
+    ridge: Array
+    head_ridge: Array
+    warm_start: Array
+    init_scale: Array
+    init_seed: Array
+
+
+def population_head(state: UnknownHeadsState, exclude: Array | None = None) -> Array:
+    """Mean head estimate of the users seen so far (leaving out user ``exclude``): [k];
+    zeros when there is none."""
+    seen = state.counts > 0
+    if exclude is not None:
+        seen = seen & (jnp.arange(seen.shape[0]) != exclude)
+    w = seen.astype(state.heads.dtype)
+    return w @ state.heads / jnp.maximum(w.sum(), 1.0)
+
+
+def current_head(state: UnknownHeadsState, user: Array, cold_start: str = "population") -> Array:
+    """The head estimate the learner uses for ``user`` now: [k]. Before the user's first round
+    (and after some other user's) that is the population head."""
+    own = state.heads[user]
+    if cold_start == "prior":
+        return own
+    use_pop = (state.counts[user] == 0) & jnp.any(state.counts > 0)
+    return jnp.where(use_pop, population_head(state), own)
+
+
+def reward_estimates(state: UnknownHeadsState, features: Array) -> Array:
+    """r̂_u(x, y) = ĥ_u^T Ŵ phi(x, y) for every user and the given features [M, K, d]: [N, M, K].
+    Invariant under (Ŵ, Ĥ) -> (A Ŵ, Ĥ A^-1): the quantity to compare with ``rewards(inst)``."""
+    return jnp.einsum("nk,kd,mjd->nmj", state.heads, state.W, features)
+
+
+def observe(feedback: FeedbackModel, state: UnknownHeadsState, user: Array, theta: Array,
+            features: Array, action: Array, reference: Array, obs) -> UnknownHeadsState:
+    """Fold one datum, expanded at θ̂ = ``theta`` [d], into the user's (A_u, b_u)."""
+    grad, factors = feedback.newton_terms(theta, features, action, reference, obs)
+    info = factors.T @ factors
+    return state.replace(A=state.A.at[user].add(info), b=state.b.at[user].add(grad + info @ theta))
+
+
+def solve_heads(state: UnknownHeadsState, head_ridge: Array) -> Array:
+    """Ridge solve of every head for fixed Ŵ: [N, k]."""
+    k = state.W.shape[0]
+    G = jnp.einsum("id,nde,je->nij", state.W, state.A, state.W) + head_ridge * jnp.eye(k)
+    rhs = jnp.einsum("id,nd->ni", state.W, state.b) + head_ridge * state.prior
+    return jnp.linalg.solve(G, rhs[..., None])[..., 0]
+
+
+def solve_W(state: UnknownHeadsState, ridge: Array) -> Array:
+    """Ridge solve of vec Ŵ for fixed Ĥ: [k, d]."""
+    (N, k), d = state.heads.shape, state.A.shape[-1]
+    hh = jnp.einsum("ni,nj->nij", state.heads, state.heads)
+    G = jnp.einsum("nij,nde->idje", hh, state.A).reshape(k * d, k * d) + ridge * jnp.eye(k * d)
+    rhs = jnp.einsum("ni,nd->id", state.heads, state.b).reshape(k * d)
+    return jnp.linalg.solve(G, rhs).reshape(k, d)
+
+
+def unknown_heads(feedback: FeedbackModel, second: str = "reference",
+                  cold_start: str = "population") -> Learner:
+    """Greedy on r̂_u = ĥ_u^T Ŵ phi after n0 uniform rounds, fitting (Ŵ, Ĥ) by one alternating
+    ridge sweep per round. ``second`` picks the bt_duel second response (learners/base.py)."""
+    if cold_start not in COLD_STARTS:
+        raise ValueError(f"unknown_heads: cold_start must be one of {COLD_STARTS}, got "
+                         f"{cold_start!r}")
+
+    def init(inst, hparams: UnknownHeadsHParams) -> UnknownHeadsState:
+        N, k, d, dtype = inst.n_users, inst.k, inst.d, inst.features.dtype
+        kw, kh = jax.random.split(jax.random.key(hparams.init_seed))
+        H0 = hparams.init_scale * jax.random.normal(kh, (N, k), dtype)
+        return UnknownHeadsState(W=hparams.init_scale * jax.random.normal(kw, (k, d), dtype),
+                                 heads=H0, prior=H0, A=jnp.zeros((N, d, d), dtype),
+                                 b=jnp.zeros((N, d), dtype), counts=jnp.zeros((N,), dtype))
+
+    def act(key, state: UnknownHeadsState, ctx, hparams: UnknownHeadsHParams) -> Array:
+        k_tie, k_unif, k_second = jax.random.split(key, 3)
+        scores = ctx.features @ (current_head(state, ctx.user, cold_start) @ state.W)
+        K = ctx.features.shape[0]
+        warm = ctx.t < hparams.warm_start
+        first = jnp.where(warm, uniform_index(k_unif, K), random_argmax(k_tie, scores))
+        action = make_action(feedback, second, k_second, scores, first, ctx.reference)
+        if feedback.n_actions >= 2:  # during warm start the whole action is uniform
+            action = jnp.where(warm, uniform_action(feedback, k_unif, K), action)
+        return action
+
+    def update(state: UnknownHeadsState, ctx, action, obs, hparams) -> UnknownHeadsState:
+        u = ctx.user
+        if cold_start == "population":
+            first = (state.counts[u] == 0) & jnp.any(state.counts > 0)
+            m = jnp.where(first, population_head(state, exclude=u), state.prior[u])
+            state = state.replace(prior=state.prior.at[u].set(m),
+                                  heads=state.heads.at[u].set(jnp.where(first, m, state.heads[u])))
+        theta = state.W.T @ state.heads[u]
+        state = observe(feedback, state, u, theta, ctx.features, action, ctx.reference, obs)
+        state = state.replace(counts=state.counts.at[u].add(1.0))
+        state = state.replace(heads=solve_heads(state, hparams.head_ridge))
+        return state.replace(W=solve_W(state, hparams.ridge))
+
+    def default_hparams() -> UnknownHeadsHParams:
+        return UnknownHeadsHParams(ridge=jnp.float32(1.0), head_ridge=jnp.float32(1.0),
+                                   warm_start=jnp.int32(0), init_scale=jnp.float32(0.5),
+                                   init_seed=jnp.int32(0))
+
+    return Learner(f"unknown_heads[{cold_start}]", feedback, init, act, update, default_hparams)
