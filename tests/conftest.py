@@ -1,5 +1,8 @@
 import os
 
-# Tests run on the CPU with the default (float32) precision; keep XLA from grabbing every core's
-# worth of threads for tiny programs.
+# Tests run on the CPU. Their programs are tiny, so XLA's expensive optimisation passes cost more
+# compile time than they save run time: turn them off for the test process (and the subprocesses
+# it starts, which inherit the environment). Numbers are compared within one configuration only.
 os.environ.setdefault("JAX_PLATFORMS", "cpu")
+os.environ.setdefault("XLA_FLAGS", "--xla_backend_optimization_level=0 "
+                                   "--xla_llvm_disable_expensive_passes=true")
