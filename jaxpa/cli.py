@@ -13,6 +13,7 @@ COMMANDS = {
     "run": "jaxpa.experiments.default_job",
     "online": "jaxpa.experiments.online",
     "dial": "jaxpa.experiments.dial",
+    "offline": "jaxpa.experiments.e2_offline",
     "reproduce": "jaxpa.experiments.reproduce",
     "compare": "jaxpa.experiments.compare",
     "diagnose": "jaxpa.experiments.diagnose",

@@ -28,7 +28,13 @@ mean m_u is set to the mean of the other seen users' heads at that moment (so it
 the population and stays anchored there), except the very first user, who keeps its random draw.
 ``cold_start="prior"`` keeps every user's random prior mean and acts with it before its first round.
 
+Cost per round: N batched k×k solves and one kd×kd solve (O(N k² d² + k³ d³)), memory O(N d²).
 The shared term beta is not modelled (heads carry all of the reward).
+
+Known weakness (bt_ref, measured with ``jaxpa heads``): greedy on unknown heads needs each user's
+own optimal play to pin down that user's head (the experiment's "head identifiability"), and a user
+whose head estimate makes the reference look best at its prompts plays y0, which under bt_ref
+teaches nothing, so a few runs stay stuck; a uniform warm start (``warm_start``) makes this rarer.
 """
 from __future__ import annotations
 
