@@ -32,12 +32,12 @@ def f3_clustered(key: Array, n_per_cluster: int = 3, d: int = 3, n_responses: in
     """
     def draw(key):
         kh, kw, kf = jax.random.split(key, 3)
-        h = unit(jax.random.normal(kh, (2, 2)))
+        h = unit(jax.random.normal(kh, (2, 2), jnp.float32))
         return Instance.create(
-            features=unit(jax.random.normal(kf, (1, n_responses, d))),
+            features=unit(jax.random.normal(kf, (1, n_responses, d), jnp.float32)),
             reference=jnp.zeros((1,), jnp.int32),
             heads=jnp.repeat(h, n_per_cluster, axis=0),
-            W=scale / jnp.sqrt(2.0) * jax.random.normal(kw, (2, d)))
+            W=scale / jnp.sqrt(2.0) * jax.random.normal(kw, (2, d), jnp.float32))
 
     def accept(inst):
         y = optimal_responses(inst)[:, 0]
@@ -64,15 +64,15 @@ def f4_interpolation(key: Array, eta: float = 0.5, n_users: int = 8, k: int = 2,
 
     def draw(key):
         kh, kw, kf = jax.random.split(key, 3)
-        h_bar = unit(jax.random.normal(kh, (k,)))
+        h_bar = unit(jax.random.normal(kh, (k,), jnp.float32))
         return Instance.create(
-            features=unit(jax.random.normal(kf, (n_prompts, n_responses, d))),
+            features=unit(jax.random.normal(kf, (n_prompts, n_responses, d), jnp.float32)),
             reference=jnp.zeros((n_prompts,), jnp.int32),
             heads=jnp.tile(h_bar, (n_users, 1)),
-            W=scale / jnp.sqrt(k) * jax.random.normal(kw, (k, d)))
+            W=scale / jnp.sqrt(k) * jax.random.normal(kw, (k, d), jnp.float32))
 
     base = reject(draw, lambda inst: gap_at_least(inst, min_gap), k_base, max_tries)
-    xi = unit(jax.random.normal(k_xi, (n_users, k)))
+    xi = unit(jax.random.normal(k_xi, (n_users, k), jnp.float32))
     return base.replace(heads=(1.0 - eta) * base.heads + eta * xi)
 
 
@@ -85,12 +85,12 @@ def f5_minority(key: Array, p: float = 0.1, n_major: int = 4, n_minor: int = 2, 
     seen at rate p. The draw does not depend on p (0 < p < 1)."""
     def draw(key):
         kh, kw, kf = jax.random.split(key, 3)
-        h = unit(jax.random.normal(kh, (2, 2)))
+        h = unit(jax.random.normal(kh, (2, 2), jnp.float32))
         heads = jnp.concatenate([jnp.tile(h[0], (n_major, 1)), jnp.tile(h[1], (n_minor, 1))])
         return Instance.create(
-            features=unit(jax.random.normal(kf, (n_prompts, n_responses, d))),
+            features=unit(jax.random.normal(kf, (n_prompts, n_responses, d), jnp.float32)),
             reference=jnp.zeros((n_prompts,), jnp.int32), heads=heads,
-            W=scale / jnp.sqrt(2.0) * jax.random.normal(kw, (2, d)))
+            W=scale / jnp.sqrt(2.0) * jax.random.normal(kw, (2, d), jnp.float32))
 
     def accept(inst):
         return gap_at_least(inst, min_gap) & (_spread(inst.heads[0], inst.heads[-1]) >= 0.3)
@@ -108,7 +108,7 @@ def f6_no_margin(key: Array, n_users: int = 64, k: int = 2, d: int = 3, n_respon
     (no rejection). Greedy is expected to pay about log T here."""
     kh, kw, kf = jax.random.split(key, 3)
     return Instance.create(
-        features=unit(jax.random.normal(kf, (n_prompts, n_responses, d))),
+        features=unit(jax.random.normal(kf, (n_prompts, n_responses, d), jnp.float32)),
         reference=jnp.zeros((n_prompts,), jnp.int32),
-        heads=unit(jax.random.normal(kh, (n_users, k))),
-        W=scale / jnp.sqrt(k) * jax.random.normal(kw, (k, d)))
+        heads=unit(jax.random.normal(kh, (n_users, k), jnp.float32)),
+        W=scale / jnp.sqrt(k) * jax.random.normal(kw, (k, d), jnp.float32))

@@ -1,0 +1,9 @@
+"""User-diversity diagnostics of instances and statistics of regret curves (MODEL.md §5)."""
+from jaxpa.diagnostics.curve_stats import (CurveStats, curve_stats, curve_verdict, log_slope,
+                                           plateau_test, seed_slopes, stats_summary,
+                                           stuck_fraction)
+from jaxpa.diagnostics.instance_diagnostics import (FEEDBACKS, Diagnostics, decision_gram, design,
+                                                    diagnose, diagnose_checked,
+                                                    optimal_play_factors, optimal_play_information)
+from jaxpa.diagnostics.report import (diagnostics_summary, expectation, explain,
+                                      format_diagnostics, summarize_instance)

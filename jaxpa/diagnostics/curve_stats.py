@@ -1,0 +1,174 @@
+"""Statistics of regret curves (MODEL.md §5): plateau test, late log-slope, stuck fraction, and a
+verdict. Host-side NumPy/SciPy on the small [seeds, checkpoints] arrays of ``Curves``, by a fixed,
+documented method (results are deterministic: the bootstrap uses a seeded generator).
+
+Inputs: checkpoints [C] (1-based rounds, increasing, the last one is the horizon T), cumulative
+regret R [..., S, C] and mistake counts [..., S, C] (leading axes, e.g. instances or
+hyperparameters, are kept in every output). Values between checkpoints are read by linear
+interpolation in t (with R(0) = 0): exact when T/2 is itself a checkpoint, and off by at most the
+curve's change between the two checkpoints around T/2 otherwise.
+
+Method:
+- plateau test: added_s = R_s(T) - R_s(T/2) per seed; its mean over seeds with a Student-t
+  confidence interval (level 0.95 by default; needs S >= 2, else the interval is NaN).
+- late log-slope: the late part is the checkpoints t >= late_fraction * T (default 0.1: the last
+  decade of rounds; at least 3 checkpoints are required). Per seed, b_s is the least-squares slope
+  of R_s(t) on log t there; the slope b of the mean curve equals mean_s b_s (least squares is linear
+  in the data). Its CI is a percentile bootstrap over seeds (resample seeds with replacement,
+  n_resamples = 2000, numpy generator seeded with ``seed`` = 0): scipy.stats.bootstrap.
+- stuck fraction: a seed is stuck when it made a mistake (positive regret) in more than half of
+  the rounds of [T/2, T]: (M_s(T) - M_s(T/2)) > (T - T/2) / 2.
+"""
+from __future__ import annotations
+
+import numpy as np
+import scipy.stats
+from flax import struct
+
+VERDICTS = ("bounded", "log-growth", "linear", "inconclusive")
+
+
+@struct.dataclass
+class CurveStats:
+    """Statistics of one set of curves; arrays have the curves' leading axes [...] (no seed axis).
+
+    horizon: T; half: T/2; late_start: the first late checkpoint; n_seeds: S.
+    final_mean: mean R(T). added_mean, added_low, added_high: mean regret added over [T/2, T] and
+    its CI. slope, slope_low, slope_high: late slope b of R(t) ~ a + b log t and its bootstrap CI.
+    stuck_fraction: share of stuck seeds. level: the confidence level of both intervals.
+    """
+
+    final_mean: np.ndarray
+    added_mean: np.ndarray
+    added_low: np.ndarray
+    added_high: np.ndarray
+    slope: np.ndarray
+    slope_low: np.ndarray
+    slope_high: np.ndarray
+    stuck_fraction: np.ndarray
+    horizon: int = struct.field(pytree_node=False, default=0)
+    half: float = struct.field(pytree_node=False, default=0.0)
+    late_start: int = struct.field(pytree_node=False, default=0)
+    n_seeds: int = struct.field(pytree_node=False, default=0)
+    level: float = struct.field(pytree_node=False, default=0.95)
+
+
+def _check(checkpoints, curve, name: str) -> tuple[np.ndarray, np.ndarray]:
+    t = np.asarray(checkpoints, np.float64)
+    y = np.asarray(curve, np.float64)
+    if t.ndim != 1 or t.size < 2 or np.any(np.diff(t) <= 0) or t[0] < 1:
+        raise ValueError(f"checkpoints: expected >= 2 increasing rounds >= 1, got {t}")
+    if y.ndim < 2 or y.shape[-1] != t.size:
+        raise ValueError(f"{name}: expected shape [..., seeds, {t.size}], got {y.shape}")
+    if not np.all(np.isfinite(y)):
+        raise ValueError(f"{name}: contains NaN or inf")
+    return t, y
+
+
+def value_at(checkpoints, curve, t: float) -> np.ndarray:
+    """Cumulative curve [..., C] read at round t by linear interpolation (R(0) = 0): [...]."""
+    ts = np.concatenate([[0.0], np.asarray(checkpoints, np.float64)])
+    ys = np.concatenate([np.zeros(curve.shape[:-1] + (1,)), np.asarray(curve, np.float64)], -1)
+    if not 0 <= t <= ts[-1]:
+        raise ValueError(f"round {t} outside [0, {ts[-1]}]")
+    i = min(int(np.searchsorted(ts, t, side="right")) - 1, ts.size - 2)
+    w = (t - ts[i]) / (ts[i + 1] - ts[i])
+    return (1 - w) * ys[..., i] + w * ys[..., i + 1]
+
+
+def plateau_test(checkpoints, regret, level: float = 0.95):
+    """Mean regret added over [T/2, T] and its Student-t CI over seeds: (mean, low, high) [...]."""
+    t, R = _check(checkpoints, regret, "regret")
+    added = R[..., -1] - value_at(t, R, t[-1] / 2)
+    S = added.shape[-1]
+    mean = added.mean(-1)
+    if S < 2:
+        return mean, np.full_like(mean, np.nan), np.full_like(mean, np.nan)
+    half = scipy.stats.t.ppf(0.5 + level / 2, S - 1) * scipy.stats.sem(added, axis=-1)
+    return mean, mean - half, mean + half
+
+
+def seed_slopes(checkpoints, regret, late_fraction: float = 0.1) -> tuple[np.ndarray, int]:
+    """Least-squares slope of R_s(t) on log t over the late checkpoints, per seed: ([..., S], the
+    first late checkpoint)."""
+    t, R = _check(checkpoints, regret, "regret")
+    late = t >= late_fraction * t[-1]
+    if late.sum() < 3:
+        raise ValueError(f"late log-slope: need >= 3 checkpoints in [{late_fraction} T, T], got "
+                         f"{int(late.sum())}; use more checkpoints or a larger late part")
+    x = np.log(t[late])
+    x = x - x.mean()
+    return (R[..., late] @ x) / (x @ x), int(t[late][0])
+
+
+def log_slope(checkpoints, regret, late_fraction: float = 0.1, level: float = 0.95,
+              n_resamples: int = 2000, seed: int = 0):
+    """Late slope b of the mean curve and its percentile-bootstrap CI over seeds: (b, low, high)."""
+    b, _ = seed_slopes(checkpoints, regret, late_fraction)
+    mean = b.mean(-1)
+    if b.shape[-1] < 2:
+        return mean, np.full_like(mean, np.nan), np.full_like(mean, np.nan)
+    if np.all(b == b[..., :1]):  # identical seeds: the bootstrap distribution is a point
+        return mean, mean.copy(), mean.copy()
+    res = scipy.stats.bootstrap((b,), np.mean, axis=-1, n_resamples=n_resamples,
+                                confidence_level=level, method="percentile",
+                                rng=np.random.default_rng(seed))
+    return mean, res.confidence_interval.low, res.confidence_interval.high
+
+
+def stuck_fraction(checkpoints, mistakes) -> np.ndarray:
+    """Share of seeds with mistakes in more than half of the rounds of [T/2, T]: [...]."""
+    t, M = _check(checkpoints, mistakes, "mistakes")
+    late_mistakes = M[..., -1] - value_at(t, M, t[-1] / 2)
+    return (late_mistakes > (t[-1] - t[-1] / 2) / 2).mean(-1)
+
+
+def curve_stats(curves=None, *, checkpoints=None, regret=None, mistakes=None,
+                late_fraction: float = 0.1, level: float = 0.95, n_resamples: int = 2000,
+                seed: int = 0) -> CurveStats:
+    """All curve statistics of a ``Curves`` (or of explicit arrays; ``mistakes`` optional, the
+    stuck fraction is then NaN)."""
+    if curves is not None:
+        checkpoints, regret, mistakes = curves.checkpoints, curves.regret, curves.mistakes
+    t, R = _check(checkpoints, regret, "regret")
+    added = plateau_test(t, R, level)
+    slope = log_slope(t, R, late_fraction, level, n_resamples, seed)
+    stuck = (stuck_fraction(t, mistakes) if mistakes is not None
+             else np.full(R.shape[:-2], np.nan))
+    return CurveStats(final_mean=R[..., -1].mean(-1), added_mean=added[0], added_low=added[1],
+                      added_high=added[2], slope=slope[0], slope_low=slope[1], slope_high=slope[2],
+                      stuck_fraction=stuck, horizon=int(t[-1]), half=float(t[-1] / 2),
+                      late_start=seed_slopes(t, R, late_fraction)[1], n_seeds=R.shape[-2],
+                      level=level)
+
+
+def curve_verdict(stats: CurveStats, *, linear_share: float = 0.25, flat_share: float = 0.02):
+    """'bounded' / 'log-growth' / 'linear' / 'inconclusive' per curve set ([...] array of str, or a
+    str when unbatched). With share = added_mean / final_mean (regret added over [T/2, T] as a
+    share of R(T); a linear curve has 1/2, a + b log t has b log 2 / R(T) <= log 2 / log T, i.e.
+    <= 0.15 for T >= 100):
+
+    1. linear       if share >= linear_share (0.25);
+    2. bounded      if R(T) = 0, or the CI's upper end of the added regret <= flat_share (0.02)
+                    * R(T) (log growth adds >= log 2 / log T >= 0.037 of R(T) for T <= 1e8);
+    3. log-growth   if the slope's CI lies above 0;
+    4. inconclusive otherwise (too few seeds, or too noisy to tell).
+    A bounded curve read before its burn-in ends looks logarithmic: the verdict is about [T/2, T].
+    """
+    final = np.asarray(stats.final_mean, np.float64)
+    share = np.divide(stats.added_mean, final, out=np.zeros_like(final), where=final > 0)
+    flat = (final <= 0) | (np.asarray(stats.added_high) <= flat_share * final)
+    out = np.where(share >= linear_share, "linear", np.where(
+        flat, "bounded", np.where(np.asarray(stats.slope_low) > 0, "log-growth", "inconclusive")))
+    return str(out) if out.ndim == 0 else out
+
+
+def stats_summary(stats: CurveStats, **verdict_options) -> dict:
+    """One (unbatched) set of curve statistics as plain Python values, with its verdict: what an
+    experiment stores beside each run's curves."""
+    out = {name: float(np.asarray(getattr(stats, name))) for name in
+           ("final_mean", "added_mean", "added_low", "added_high", "slope", "slope_low",
+            "slope_high", "stuck_fraction")}
+    out.update(horizon=stats.horizon, late_start=stats.late_start, n_seeds=stats.n_seeds,
+               level=stats.level, verdict=curve_verdict(stats, **verdict_options))
+    return out

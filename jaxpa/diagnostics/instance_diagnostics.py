@@ -1,0 +1,302 @@
+"""Span-rank diagnostics of one instance (MODEL.md §5): does user diversity (UD) hold, and how
+strongly?
+
+Everything is a pure function of the instance's arrays; ``diagnose`` is jit-compiled once per
+instance shape, design and slate size (the feedback model is a traced code, so the four models
+share one program) and vmaps: ``jax.vmap(lambda i: diagnose(i, "bt_ref"))(batch)`` diagnoses a
+whole batch in one call (``diagnose_checked`` validates, then does that).
+
+Notation (z: the learner's design, by default z_u(x, y) = h_u ⊗ phi(x, y) in the row-major layout
+of ``learners.base.personalized()``, p = k d; omega_ux = nu(u) rho(x|u)):
+
+- head rank: numerical rank of the heads of users with nu(u) > 0.
+- D = span{ z_u(x, y) - z_u(x, y*_u(x)) : (u, x) in the support, all y }: the directions of the
+  parameter that can change some decision (errors outside D are harmless). Basis: eigenvectors of
+  the Gram matrix G_D = sum over the support of the differences' outer products.
+- Sigma* = sum_ux omega_ux F_ux^T F_ux, the information of optimal play, F the likelihood's Hessian
+  factors at the true parameter when the learner plays y* (``optimal_play_factors``).
+- lambda_D: the information Sigma* carries about the D-component of the parameter when the
+  component outside D is unknown too: the smallest eigenvalue on D of the Schur complement
+  S = A - B C^+ B^T of Sigma* in the blocks (D, D-perp).
+- lambda_D_restricted: MODEL.md's literal formula, the smallest eigenvalue of P_D Sigma* P_D on D.
+  For bt_ref, bt_duel and mnl every factor lies in D, so B = 0 and the two coincide. For scalar
+  feedback f = z(y*)/s need not lie in D: lambda_D_restricted can be positive while D is not
+  covered (a direction outside D confounds one inside D); lambda_D is then 0.
+- verdict: UD holds iff D ⊆ range(Sigma*) (every decision-relevant functional is identified by
+  optimal play; equivalently lambda_D > 0 in exact arithmetic). It is decided on the *unweighted*
+  coverage matrix Sigma° = sum over the support of g g^T (g the factors' directions without the
+  curvature and probability weights, which are all positive and so do not change the range):
+  coverage = (the Schur constant of Sigma° on D) / lambda_max(Sigma°) > rtol. The verdict is then
+  scale-free: large rewards make BT comparisons near-deterministic and Sigma*'s weights tiny, but
+  do not change which directions optimal play sees.
+- residual: ||(I - P_R) P_D||_2 with R = range(Sigma°) = range(Sigma*): the sine of the largest
+  angle between D and range(Sigma*) (0 iff D ⊆ R, up to the tolerance).
+
+Tolerance (``rtol``, default 1e-5) applies to eigenvalues of Gram and information matrices, i.e. to
+squared singular values: a direction is in D (the head span, range(Sigma°)) when its eigenvalue
+exceeds rtol times the largest one of G_D (H^T H, Sigma°); UD holds when coverage > rtol; lambda_D
+is called resolved when it exceeds tol = rtol * lambda_max(Sigma*). In float32, eigenvalues below
+about p * 1.2e-7 of the largest are rounding noise: keep rtol >= 1e-6 there.
+"""
+from __future__ import annotations
+
+import functools
+
+import jax
+import jax.numpy as jnp
+from flax import struct
+
+from jaxpa.envs.instance import Instance, InstanceError, gaps, min_gap, rewards, support_mask, validate
+from jaxpa.learners.registry import FEATURIZERS
+
+Array = jax.Array
+
+FEEDBACKS = ("scalar", "bt_ref", "bt_duel", "mnl")
+# reason codes of the verdict (``explain`` in diagnostics/report.py turns them into sentences)
+HOLDS, HOLDS_VACUOUS, HOLDS_WEAK, FAILS_NO_INFORMATION, FAILS_UNCOVERED = 0, 1, 2, 3, 4
+
+
+@struct.dataclass
+class Diagnostics:
+    """Diagnostics of one instance (leading batch axes when vmapped). p: the design's dimension.
+
+    head_rank, dim_D, rank_sigma: int32 numerical ranks (heads, D, Sigma*).
+    D_basis: [p, p] orthonormal columns; the first dim_D span D (D_mask marks them).
+    sigma_star: [p, p] optimal-play information. lambda_max: its largest eigenvalue.
+    lambda_D, lambda_D_restricted: see the module docstring (inf when D = {0}).
+    coverage: scale-free strength of UD in [0, 1]; ud_holds = coverage > rtol (or D = {0}).
+    tol = rtol * lambda_max: lambda_D below it is numerically unresolved (reason HOLDS_WEAK).
+    reason: int32 (HOLDS, HOLDS_VACUOUS, HOLDS_WEAK, FAILS_NO_INFORMATION, FAILS_UNCOVERED).
+    residual: sine of the largest angle between D and range(Sigma*).
+    worst_direction: [p] unit vector of D attaining lambda_D (the least identified decision).
+    min_gap, max_gap: Delta_min, Delta_max over the support (inf / 0 if no positive gap).
+    kappa: smallest optimal-play curvature weight over informative (u, x) (1/s^2 for scalar).
+    plateau_scale: 1 / (kappa lambda_D Delta_min^2), the working hypothesis of MODEL.md §6 for the
+        scale of greedy's plateau (inf unless lambda_D is resolved). To be tested, not trusted.
+    """
+
+    head_rank: Array
+    dim_D: Array
+    D_basis: Array
+    D_mask: Array
+    sigma_star: Array
+    rank_sigma: Array
+    lambda_max: Array
+    lambda_D: Array
+    lambda_D_restricted: Array
+    coverage: Array
+    tol: Array
+    rtol: Array
+    ud_holds: Array
+    reason: Array
+    residual: Array
+    worst_direction: Array
+    min_gap: Array
+    max_gap: Array
+    kappa: Array
+    plateau_scale: Array
+    feedback: str = struct.field(pytree_node=False, default="bt_ref")
+    featurizer: str = struct.field(pytree_node=False, default="personalized")
+
+    @property
+    def D_projector(self) -> Array:
+        """P_D: [p, p] orthogonal projector onto D (basis-free, so comparable across runs)."""
+        U = self.D_basis * self.D_mask[..., None, :]
+        return U @ jnp.swapaxes(U, -1, -2)
+
+
+def design(inst: Instance, featurizer: str = "personalized") -> Array:
+    """The learner's features of every (user, prompt, response): [N, M, K, p]."""
+    f = FEATURIZERS[featurizer]().featurize
+    return jax.vmap(lambda h: jax.vmap(lambda phi: f(h, phi))(inst.features))(inst.heads)
+
+
+def _all_factors(inst: Instance, z: Array, noise_std, slate_size: int):
+    """Optimal-play factors of every feedback model, stacked in FEEDBACKS order, R = slate_size
+    rows (zero-padded): weighted F [4, N, M, R, p], directions G [4, N, M, R, p] (F without its
+    positive weights) and curvature weights kappa [4, N, M]."""
+    r = rewards(inst)  # [N, M, K]
+    top_r, top = jax.lax.top_k(r, max(slate_size, 2))  # y* first, then the runner-up y2, ...
+    zs = jnp.take_along_axis(z, top[..., None], axis=-2)  # [N, M, R', p]
+    ref = jnp.broadcast_to(inst.reference, r.shape[:-1])
+    z_ref = jnp.take_along_axis(z, ref[..., None, None], axis=-2)[..., 0, :]
+    r_ref = jnp.take_along_axis(r, ref[..., None], axis=-1)[..., 0]
+    slope = lambda m: jax.nn.sigmoid(m) * jax.nn.sigmoid(-m)
+    pad = lambda row: jnp.pad(row[..., None, :], [(0, 0)] * (row.ndim - 1) + [(0, slate_size - 1), (0, 0)])
+    p = jax.nn.softmax(top_r[..., :slate_size], axis=-1)
+    zbar = jnp.einsum("nms,nmsp->nmp", p, zs[..., :slate_size, :])
+    w_ref, w_duel = slope(top_r[..., 0] - r_ref), slope(top_r[..., 0] - top_r[..., 1])
+    g = [zs[..., 0, :], zs[..., 0, :] - z_ref, zs[..., 0, :] - zs[..., 1, :]]
+    G = jnp.stack([pad(x) for x in g] + [zs[..., :slate_size, :] - zs[..., :1, :]])
+    F = jnp.stack([pad(g[0] / noise_std), pad(jnp.sqrt(w_ref)[..., None] * g[1]),
+                   pad(jnp.sqrt(w_duel)[..., None] * g[2]),
+                   jnp.sqrt(p)[..., None] * (zs[..., :slate_size, :] - zbar[..., None, :])])
+    kappa = jnp.stack([jnp.broadcast_to(1.0 / jnp.square(noise_std), w_ref.shape).astype(r.dtype),
+                       w_ref, w_duel, w_duel])  # mnl: the best against the runner-up
+    return F, G, kappa
+
+
+def _code(inst: Instance, feedback_name: str, slate_size: int) -> tuple[int, int]:
+    """(index of the feedback model in FEEDBACKS, the slate size to compile with): the slate only
+    matters for mnl (2 <= slate_size <= K required there); other models clip it to K."""
+    if feedback_name not in FEEDBACKS:
+        raise InstanceError(f"unknown feedback model {feedback_name!r} for diagnostics; known: {FEEDBACKS}")
+    K = inst.n_responses
+    if feedback_name == "mnl" and not 2 <= int(slate_size) <= K:
+        raise InstanceError(f"mnl: slate_size must lie in [2, K={K}], got {slate_size}")
+    return FEEDBACKS.index(feedback_name), min(max(int(slate_size), 2), K)
+
+
+def optimal_play_factors(inst: Instance, z: Array, feedback_name: str, noise_std=1.0,
+                         slate_size: int = 3) -> Array:
+    """Hessian factors F [N, M, R, p] of one round of optimal play, with information F^T F:
+
+    scalar:  f = z(y*) / s                                (R = 1)
+    bt_ref:  f = sqrt(w) (z(y*) - z(y0)),  w = sigma'(r(y*) - r(y0))
+    bt_duel: f = sqrt(w) (z(y*) - z(y2)),  w = sigma'(r(y*) - r(y2)), y2 the true runner-up
+    mnl:     f_j = sqrt(p_j) (z(s_j) - zbar), s the top-``slate_size`` responses by true reward,
+             p = softmax(r(s)), zbar = sum_j p_j z(s_j)   (R = slate_size)
+    Ties in the true rewards go to the lower index (as in ``optimal_responses``).
+    """
+    code, slate_size = _code(inst, feedback_name, slate_size)
+    F = _all_factors(inst, z, noise_std, slate_size)[0][code]
+    return F if feedback_name == "mnl" else F[..., :1, :]
+
+
+def optimal_play_information(inst: Instance, feedback_name: str = "bt_ref", *, noise_std=1.0,
+                             slate_size: int = 3, featurizer: str = "personalized") -> Array:
+    """Sigma* = sum_ux nu(u) rho(x|u) F_ux^T F_ux: [p, p]."""
+    F = optimal_play_factors(inst, design(inst, featurizer), feedback_name, noise_std, slate_size)
+    return _gram(F, jnp.where(support_mask(inst), inst.user_probs[:, None] * inst.prompt_probs, 0.0))
+
+
+def _gram(rows: Array, weight: Array) -> Array:
+    """sum_ux weight_ux sum_r rows_uxr rows_uxr^T: [p, p]."""
+    return jnp.einsum("nm,nmrp,nmrq->pq", weight, rows, rows)
+
+
+def decision_gram(inst: Instance, z: Array) -> Array:
+    """G_D = sum over supported (u, x) and all y of dz dz^T, dz = z(y) - z(y*): [p, p]."""
+    y_star = jnp.argmax(rewards(inst), axis=-1)
+    dz = z - jnp.take_along_axis(z, y_star[..., None, None], axis=-2)
+    return _gram(dz, support_mask(inst).astype(z.dtype))
+
+
+def _after(x, *deps):
+    """x, made to depend on ``deps`` by a real data dependency (NaN only if a dep's first entry is
+    NaN): orders the batched eigendecompositions one after another. Under vmap, jaxlib's CPU LAPACK
+    kernels split a batch over the intra-op thread pool and block until it is done; two such
+    kernels running at once can occupy every pool thread and wait forever (seen with jaxlib 0.10
+    on 2 cores, batches >= 1000; an optimization barrier does not order them)."""
+    flag = jnp.any(jnp.stack([jnp.isnan(jnp.ravel(d)[0]) for d in deps]))
+    return jnp.where(flag, jnp.nan, x)
+
+
+def _eigh_desc(A: Array) -> tuple[Array, Array]:
+    """Eigenvalues in decreasing order and eigenvectors (columns) of symmetric matrices [..., p, p]."""
+    e, V = jnp.linalg.eigh(0.5 * (A + jnp.swapaxes(A, -1, -2)))
+    return e[..., ::-1], V[..., ::-1]
+
+
+def _schur_on(mats: Array, tols: Array, Q: Array, mask: Array, after: Array):
+    """For each matrix A of ``mats`` [2, p, p] (the coverage matrix and Sigma*): the smallest
+    eigenvalue on D (the columns of Q in ``mask``) of the Schur complement of A onto D (the
+    eigenvalues of the nuisance block C at or below ``tols`` count as 0 in C^+), with its unit
+    eigenvector; and the smallest eigenvalue of the last matrix restricted to D. Static shapes:
+    coordinates outside D get a diagonal larger than lambda_max(A). Returns (lam [2], v [2, p],
+    lam_restricted, the last eigenvalues, for ordering)."""
+    rot = jnp.swapaxes(Q, -1, -2) @ mats @ Q
+    out, keep = ~mask, mask[:, None] & mask[None, :]
+    B = jnp.where(mask[:, None] & out[None, :], rot, 0.0)
+    e, V = jnp.linalg.eigh(_after(jnp.where(out[:, None] & out[None, :], rot, 0.0), after))
+    ok = e > tols[:, None]
+    C_pinv = (V * jnp.where(ok, 1.0 / jnp.where(ok, e, 1.0), 0.0)[:, None, :]) @ jnp.swapaxes(V, -1, -2)
+    big = jax.vmap(jnp.diag)(jnp.where(mask, 0.0, 2.0 * jnp.trace(mats, axis1=-2, axis2=-1)[:, None] + 1.0))
+    schur = rot - B @ C_pinv @ jnp.swapaxes(B, -1, -2)
+    stack = jnp.concatenate([jnp.where(keep, schur, 0.0) + big, jnp.where(keep, rot[-1:], 0.0) + big[-1:]])
+    e_s, V_s = jnp.linalg.eigh(stack)
+    return e_s[:2, 0], (Q @ V_s[:2, :, 0, None])[..., 0], e_s[2, 0], e_s
+
+
+def _rank(e: Array, threshold: Array) -> Array:
+    return jnp.sum((e > threshold) & (e > 0)).astype(jnp.int32)
+
+
+@functools.partial(jax.jit, static_argnames=("slate_size", "featurizer"))
+def _diagnose(inst, code, noise_std, rtol, slate_size, featurizer) -> Diagnostics:
+    """The compiled program. Matrix products at full float precision: GPUs otherwise use TF32
+    for float32 products (about 1e-3 relative error), too coarse for the eigenvalue tolerances."""
+    with jax.default_matmul_precision("highest"):
+        return _diagnose_body(inst, code, noise_std, rtol, slate_size, featurizer)
+
+
+def _diagnose_body(inst, code, noise_std, rtol, slate_size, featurizer) -> Diagnostics:
+    dtype = inst.features.dtype
+    rtol = jnp.asarray(rtol, dtype)
+    mask = support_mask(inst)
+    z = design(inst, featurizer)
+    F, G, kap = (x[code] for x in _all_factors(inst, z, noise_std, slate_size))
+    sigma = _gram(F, jnp.where(mask, inst.user_probs[:, None] * inst.prompt_probs, 0.0))
+    cover = _gram(G, mask.astype(dtype))  # the verdict's unweighted coverage matrix
+    # one batched eigendecomposition of G_D, Sigma° and Sigma*, then the others in sequence
+    e, V = _eigh_desc(jnp.stack([decision_gram(inst, z), cover, sigma]))
+    (e_d, e_c, e_s), (Q, V_c) = e, V[:2]
+    heads = jnp.einsum("n,ni,nj->ij", (inst.user_probs > 0).astype(dtype), inst.heads, inst.heads)
+    e_h = jnp.linalg.eigvalsh(_after(heads, e))
+    D_mask = (e_d > rtol * e_d[0]) & (e_d > 0)
+    dim_D = jnp.sum(D_mask).astype(jnp.int32)
+    lambda_max = jnp.maximum(e_s[0], 0.0)
+    tol, tol_c = rtol * lambda_max, rtol * jnp.maximum(e_c[0], 0.0)
+    lams, vs, lam_r, last = _schur_on(jnp.stack([cover, sigma]), jnp.stack([tol_c, tol]), Q,
+                                      D_mask, e_h)
+    coverage = jnp.where(e_c[0] > 0, jnp.maximum(lams[0], 0.0) / jnp.where(e_c[0] > 0, e_c[0], 1.0), 0.0)
+    vacuous = dim_D == 0
+    ud_holds = vacuous | (coverage > rtol)
+    lambda_D = jnp.where(vacuous, jnp.inf, jnp.maximum(lams[1], 0.0))
+    resolved = ~vacuous & (lambda_D > tol)
+    reason = jnp.select([vacuous, ud_holds & resolved, ud_holds, e_c[0] > 0],
+                        [HOLDS_VACUOUS, HOLDS, HOLDS_WEAK, FAILS_UNCOVERED], FAILS_NO_INFORMATION)
+    P_out = jnp.eye(Q.shape[0], dtype=dtype) - (V_c * ((e_c > tol_c) & (e_c > 0))) @ V_c.T
+    residual = jnp.linalg.norm(_after(P_out @ (Q * D_mask), last), ord=2)
+    informative = mask & (jnp.sum(jnp.square(G), axis=(-2, -1)) > 0)
+    kappa = jnp.where(informative.any(), jnp.min(jnp.where(informative, kap, jnp.inf)), 0.0)
+    d_min = min_gap(inst)
+    return Diagnostics(
+        head_rank=_rank(e_h, rtol * e_h.max()), dim_D=dim_D, D_basis=Q, D_mask=D_mask,
+        sigma_star=sigma, rank_sigma=_rank(e_c, tol_c), lambda_max=lambda_max,
+        lambda_D=lambda_D.astype(dtype),
+        lambda_D_restricted=jnp.where(vacuous, jnp.inf, jnp.maximum(lam_r, 0.0)).astype(dtype),
+        coverage=jnp.where(vacuous, 1.0, coverage).astype(dtype), tol=tol, rtol=rtol,
+        ud_holds=ud_holds, reason=reason.astype(jnp.int32), residual=residual,
+        worst_direction=jnp.where(vacuous, 0.0, vs[1]),
+        min_gap=d_min, max_gap=jnp.where(mask[..., None], gaps(inst), 0.0).max(), kappa=kappa,
+        plateau_scale=jnp.where(resolved, 1.0 / (kappa * lambda_D * d_min**2), jnp.inf).astype(dtype))
+
+
+def diagnose(inst: Instance, feedback_name: str = "bt_ref", noise_std=1.0, rtol=1e-5,
+             slate_size: int = 3, featurizer: str = "personalized") -> Diagnostics:
+    """Diagnostics of one instance for a feedback model and a learner design (pure; jitted inside,
+    one compiled program per instance shape, slate size and design, shared by all feedback models).
+
+    noise_std: s of ``scalar`` feedback; rtol: the relative eigenvalue tolerance (module doc);
+    slate_size: the ``mnl`` slate (2 <= slate_size <= K); featurizer: "personalized" (z = h ⊗ phi),
+    "personalized+shared" (z = [h ⊗ phi, phi]) or "population" (z = phi, the non-personalized
+    learner). vmap it over a batch of instances; ``diagnose_checked`` validates and does that.
+    """
+    code, slate_size = _code(inst, feedback_name, slate_size)
+    if featurizer not in FEATURIZERS:
+        raise InstanceError(f"unknown featurizer {featurizer!r}; known: {sorted(FEATURIZERS)}")
+    out = _diagnose(inst, jnp.int32(code), noise_std, rtol, slate_size, featurizer)
+    return out.replace(feedback=feedback_name, featurizer=featurizer)
+
+
+def diagnose_checked(inst: Instance, feedback_name: str = "bt_ref", *, noise_std=1.0, rtol=1e-5,
+                     slate_size: int = 3, featurizer: str = "personalized") -> Diagnostics:
+    """Validate the instance (or batch [B]) and the options on the host, then diagnose it (a batch
+    in one vmapped call). Returns Diagnostics with a leading [B] axis for a batch."""
+    validate(inst)
+    if not (float(noise_std) > 0 and 0 < float(rtol) < 1):
+        raise InstanceError(f"diagnose: need noise_std > 0 and 0 < rtol < 1, got {noise_std}, {rtol}")
+    fn = functools.partial(diagnose, feedback_name=feedback_name, noise_std=noise_std, rtol=rtol,
+                           slate_size=slate_size, featurizer=featurizer)
+    return jax.vmap(fn)(inst) if inst.batch_shape else fn(inst)
