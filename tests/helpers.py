@@ -35,3 +35,13 @@ def hand_instance(**overrides) -> dict:
 def as_instance(args: dict) -> Instance:
     """An Instance from raw arrays, with no conversion (so bad dtypes reach validation)."""
     return Instance(**{k: jnp.asarray(v) for k, v in args.items()})
+
+
+@functools.lru_cache(maxsize=None)
+def contract_instance() -> Instance:
+    """The contract tests' instance: 3 prompts, 5 unit-norm responses, d = 3, 4 users, k = 2."""
+    rng = np.random.default_rng(0)
+    f = rng.normal(size=(3, 5, 3))
+    return Instance.create(features=f / np.linalg.norm(f, axis=-1, keepdims=True),
+                           reference=np.array([0, 2, 4], np.int32), heads=rng.normal(size=(4, 2)),
+                           W=rng.normal(size=(2, 3)))

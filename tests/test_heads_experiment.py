@@ -5,7 +5,6 @@ import json
 
 import numpy as np
 import pytest
-import jax
 
 from jaxpa import Instance, InstanceError
 from jaxpa.cli import COMMANDS, build_parser

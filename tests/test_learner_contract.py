@@ -12,11 +12,12 @@ import pytest
 import jax
 import jax.numpy as jnp
 
-from jaxpa import Instance, make_feedback, make_learner, simulate
+from jaxpa import make_feedback, make_learner, simulate
 from jaxpa.learners.duel import SECOND_POLICIES
 from jaxpa.learners.optimistic import UcbHParams
 from jaxpa.learners.registry import LEARNERS
 from jaxpa.runner import rollout, seed_keys
+from tests.helpers import contract_instance
 
 FEEDBACKS = {"scalar": make_feedback("scalar"), "bt_ref": make_feedback("bt_ref"),
              "bt_duel": make_feedback("bt_duel"), "mnl": make_feedback("mnl", slate_size=3)}
@@ -46,11 +47,7 @@ def _cases():
 
 @pytest.fixture(scope="module")
 def inst():
-    rng = np.random.default_rng(0)
-    f = rng.normal(size=(3, 5, 3))
-    return Instance.create(features=f / np.linalg.norm(f, axis=-1, keepdims=True),
-                           reference=np.array([0, 2, 4], np.int32), heads=rng.normal(size=(4, 2)),
-                           W=rng.normal(size=(2, 3)))
+    return contract_instance()
 
 
 def sweep(hparams, shift: float):

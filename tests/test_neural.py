@@ -11,21 +11,18 @@ import pytest
 import jax
 import jax.numpy as jnp
 
-from jaxpa import Instance, make_family, make_feedback, make_learner, simulate
+from jaxpa import make_family, make_feedback, make_learner, simulate
 from jaxpa.envs.instance import gaps
 from jaxpa.learners import neural as nn_learner
 from jaxpa.runner import rollout, seed_keys
+from tests.helpers import contract_instance
 
 T = 10
 
 
 @pytest.fixture(scope="module")
 def inst():
-    rng = np.random.default_rng(0)
-    f = rng.normal(size=(3, 5, 3))
-    return Instance.create(features=f / np.linalg.norm(f, axis=-1, keepdims=True),
-                           reference=np.array([0, 2, 4], np.int32), heads=rng.normal(size=(4, 2)),
-                           W=rng.normal(size=(2, 3)))
+    return contract_instance()
 
 
 @pytest.fixture(scope="module")

@@ -12,21 +12,18 @@ import jax.numpy as jnp
 from scipy.optimize import minimize
 from sklearn.linear_model import Ridge
 
-from jaxpa import Context, Instance, make_family, make_feedback, make_learner, rewards, simulate
+from jaxpa import Context, make_family, make_feedback, make_learner, rewards, simulate
 from jaxpa.envs.instance import gaps
 from jaxpa.learners import unknown_heads as uh
 from jaxpa.runner import rollout, seed_keys
+from tests.helpers import contract_instance
 
 T = 12
 
 
 @pytest.fixture(scope="module")
 def inst():
-    rng = np.random.default_rng(0)
-    f = rng.normal(size=(3, 5, 3))
-    return Instance.create(features=f / np.linalg.norm(f, axis=-1, keepdims=True),
-                           reference=np.array([0, 2, 4], np.int32), heads=rng.normal(size=(4, 2)),
-                           W=rng.normal(size=(2, 3)))
+    return contract_instance()
 
 
 @pytest.fixture(scope="module")

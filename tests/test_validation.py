@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 import jax
 
-from jaxpa import InstanceError, make_learner, simulate, validate
+from jaxpa import InstanceError, make_learner, validate
 from jaxpa.envs.instance import validate_horizon
 from tests.helpers import as_instance, hand_instance
 

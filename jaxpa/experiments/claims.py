@@ -15,7 +15,6 @@ from __future__ import annotations
 
 from typing import NamedTuple
 
-import numpy as np
 
 CONSISTENT = ("ucb", "ts", "eps_t=c/t")
 

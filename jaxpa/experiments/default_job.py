@@ -10,7 +10,6 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-import numpy as np
 import jax
 
 from jaxpa.diagnostics.curve_stats import curve_stats, curve_verdict
@@ -24,7 +23,7 @@ FAMILY_TITLES = {"f1": "F1 diverse (UD holds)", "f2": "F2 homogeneous (UD fails)
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--horizon", type=int, default=20_000, help="rounds T per run")
+    p.add_argument("--horizon", type=int, default=60_000, help="rounds T per run")
     p.add_argument("--seeds", type=int, default=256, help="seeds per (family, learner)")
     p.add_argument("--warm-start", type=int, default=200, help="n0 uniform rounds of greedy+warm")
     p.add_argument("--families", default="f1,f2", help="comma-separated family names")

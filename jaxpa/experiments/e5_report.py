@@ -1,7 +1,6 @@
 """E5's outputs: the markdown report and the figure, from the results of ``e5_real.study``."""
 from __future__ import annotations
 
-from pathlib import Path
 
 import numpy as np
 
@@ -89,8 +88,7 @@ def write_markdown(path, summary: dict) -> str:
                   "### Online learners on the calibrated simulator (E5)\n", "```",
                   _runs(r, config), "```\n"]
     text = "\n".join(parts)
-    Path(path).parent.mkdir(parents=True, exist_ok=True)
-    report._atomic(Path(path), lambda f: f.write(text.encode()))
+    report.write_text(path, text)
     return text
 
 

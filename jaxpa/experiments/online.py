@@ -20,7 +20,7 @@ from jaxpa.envs.instance import InstanceError, validate_horizon
 from jaxpa.experiments import report
 from jaxpa.experiments.runs import Spec, run_specs
 
-SIZES = {"quick": dict(horizon=4_000, seeds=32), "default": dict(horizon=20_000, seeds=128)}
+SIZES = {"quick": dict(horizon=4_000, seeds=32), "default": dict(horizon=50_000, seeds=128)}
 
 
 def online_specs(warm_start: int = 200) -> list[Spec]:

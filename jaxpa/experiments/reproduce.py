@@ -17,7 +17,7 @@ from jaxpa.experiments import claims, dial, online, report
 SIZES = {
     "quick": dict(online=dict(horizon=3_000, seeds=24), dial=dial.SIZES["quick"], e2="quick",
                   e5=["--panels", "train", "--horizon", "2000", "--seeds", "8"]),
-    "default": dict(online=dict(horizon=20_000, seeds=128), dial=dial.SIZES["default"],
+    "default": dict(online=online.SIZES["default"], dial=dial.SIZES["default"],
                     e2="default", e5=["--panels", "train", "--horizon", "10000", "--seeds", "32"]),
 }
 
@@ -71,11 +71,12 @@ def run(args) -> int:
         from jaxpa.experiments import e5_real
         e5_real.run(build_parser().parse_args(["real", "--out", str(out / "e5_real")]
                                               + size["e5"]))
-        sections.append(_section("E5 real preference panels", None,
-                                 f"See [e5_real/report.md](e5_real/report.md)."))
+        e5_text = (out / "e5_real" / "report.md").read_text().split("\n", 1)[1]
+        e5_text = e5_text.replace("\n### ", "\n#### ").replace("\n## ", "\n### ")
+        sections.append(_section("E5 real preference panels", "e5_real/real.png", e5_text))
 
     minutes = (time.perf_counter() - t0) / 60
-    head = [f"# jaxpa: reproducing the user-diversity claims\n",
+    head = ["# jaxpa: reproducing the user-diversity claims\n",
             f"Command: `jaxpa reproduce{' --quick' if args.quick else ''} --seed {args.seed}`; "
             f"{minutes:.1f} min on {report.run_metadata()['backend']} "
             f"({report.run_metadata()['cpu_count']} CPUs), jax {report.run_metadata()['jax']}.\n",

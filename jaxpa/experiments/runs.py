@@ -8,7 +8,6 @@ import time
 from typing import Any, Callable
 
 import numpy as np
-import jax
 
 from jaxpa.learners import make_learner
 from jaxpa.learners.registry import for_horizon
