@@ -1,5 +1,6 @@
 """jaxpa: a JAX engine for experiments on personalized alignment (see MODEL.md in the docs)."""
-from jaxpa.envs import (Context, FeedbackModel, Instance, InstanceError, gaps, make_feedback, min_gap,
+from jaxpa.envs import (FEEDBACK_MODELS, Context, FeedbackModel, Instance, InstanceError, gaps,
+                        make_feedback, min_gap,
                         optimal_responses, rewards, validate)
 from jaxpa.envs.families import FAMILIES, make_family
 from jaxpa.learners import Learner, make_learner

@@ -9,6 +9,7 @@ import jax
 import jax.numpy as jnp
 from flax import struct
 
+from jaxpa.envs.fast_random import categorical
 from jaxpa.envs.instance import Instance
 
 Array = jax.Array
@@ -31,10 +32,17 @@ class Context:
 
 
 def draw_context(key: Array, inst: Instance, t: Array) -> Context:
-    """u_t ~ nu, x_t ~ rho(.|u_t); zero-probability users and prompts are never drawn."""
+    """u_t ~ nu, x_t ~ rho(.|u_t); zero-probability users and prompts are never drawn.
+
+    The draws are ``jax.random.categorical``'s, computed by ``fast_random.categorical``; with a
+    single prompt (M = 1) the prompt draw, always 0, is skipped.
+    """
     k_user, k_prompt = jax.random.split(key)
-    user = jax.random.categorical(k_user, jnp.log(inst.user_probs)).astype(jnp.int32)
-    prompt = jax.random.categorical(k_prompt, jnp.log(inst.prompt_probs[user])).astype(jnp.int32)
+    user = categorical(k_user, jnp.log(inst.user_probs).astype(jnp.float32))
+    if inst.prompt_probs.shape[-1] == 1:
+        prompt = jnp.int32(0)
+    else:
+        prompt = categorical(k_prompt, jnp.log(inst.prompt_probs[user]).astype(jnp.float32))
     return Context(t=jnp.asarray(t, jnp.int32), user=user, head=inst.heads[user], prompt=prompt,
                    features=inst.features[prompt], reference=inst.reference[prompt])
 

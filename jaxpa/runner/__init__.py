@@ -1,2 +1,3 @@
-from jaxpa.runner.simulate import (Curves, Record, advance, init_carry, log_checkpoints,
+from jaxpa.runner.simulate import (Curves, Record, advance, advance_batched, init_carry,
+                                   log_checkpoints,
                                    play_round, rollout, seed_keys, simulate)

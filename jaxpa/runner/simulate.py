@@ -1,5 +1,7 @@
-"""The compiled runner: ``lax.scan`` over rounds inside ``vmap`` over seeds (and instances, and
-hyperparameters), jitted once, recording cumulative regret only at checkpoints.
+"""The compiled runner: ``lax.scan`` over rounds of a round ``vmap``-ped over seeds (and instances,
+and hyperparameters), jitted once, recording cumulative regret only at checkpoints. (The same
+numbers as ``vmap`` over seeds of a per-seed ``scan``, ``advance``; the loop outside keeps the
+round index a scalar.)
 
 Randomness: seed s of a run uses key_s = fold_in(key, s); round t uses fold_in(key_s, t), split into
 a context key, a learner key and a feedback key. Two learners run with the same key therefore meet
@@ -99,20 +101,53 @@ def init_carry(learner: Learner, inst: Instance, hparams, n_checkpoints: int) ->
                  curve_mistakes=jnp.zeros((n_checkpoints,), jnp.int32))
 
 
+def _kahan(c: Carry, regret: Array) -> tuple[Array, Array]:
+    """Compensated running sum (keeps R_t accurate over 1e6+ rounds): (total, compensation)."""
+    y = regret - c.regret_comp
+    total = c.regret_sum + y
+    return total, (total - c.regret_sum) - y
+
+
 def advance(learner: Learner, key: Array, inst: Instance, hparams, carry: Carry,
             checkpoints: Array, n_rounds: int) -> Carry:
     """Play rounds carry.t .. carry.t + n_rounds - 1 for one seed, writing curves at checkpoints."""
 
     def body(c: Carry, _):
         state, rec = play_round(learner, inst, hparams, key, c.state, c.t)
-        y = rec.regret - c.regret_comp  # Kahan summation keeps R_t accurate over 1e6+ rounds
-        total = c.regret_sum + y
-        comp = (total - c.regret_sum) - y
+        total, comp = _kahan(c, rec.regret)
         mistakes = c.mistakes + (rec.regret > 0).astype(jnp.int32)
         hit = checkpoints == c.t + 1
         return Carry(state=state, t=c.t + 1, regret_sum=total, regret_comp=comp, mistakes=mistakes,
                      curve_regret=jnp.where(hit, total, c.curve_regret),
                      curve_mistakes=jnp.where(hit, mistakes, c.curve_mistakes)), None
+
+    return jax.lax.scan(body, carry, None, length=n_rounds)[0]
+
+
+def advance_batched(learner: Learner, seed_keys: Array, inst: Instance, hparams, carry: Carry,
+                    checkpoints: Array, n_rounds: int, inst_batched: bool = False,
+                    hp_batched: bool = False) -> Carry:
+    """``advance`` for a batch of runs, with the loop outside the batch: scan(vmap(round)).
+
+    The same rounds as vmap(scan(advance)), but the round index carry.t is one scalar for the
+    batch, so what depends only on t stays unbatched: the curves are written under a real
+    ``lax.cond`` at checkpoint rounds only, and a learner's ``lax.cond`` on t (warm starts) runs
+    one branch. carry: leading axes [*instances, *hparams, seeds] on every leaf but t.
+    """
+
+    def body(c: Carry, _):
+        one = lambda k, i, h, s: play_round(learner, i, h, k, s, c.t)
+        state, rec = _batched(one, inst_batched, hp_batched, True)(seed_keys, inst, hparams,
+                                                                   c.state)
+        total, comp = _kahan(c, rec.regret)
+        mistakes = c.mistakes + (rec.regret > 0).astype(jnp.int32)
+        hit = checkpoints == c.t + 1
+        curves = jax.lax.cond(
+            jnp.any(hit),
+            lambda: (jnp.where(hit, total[..., None], c.curve_regret),
+                     jnp.where(hit, mistakes[..., None], c.curve_mistakes)),
+            lambda: (c.curve_regret, c.curve_mistakes))
+        return Carry(state, c.t + 1, total, comp, mistakes, *curves), None
 
     return jax.lax.scan(body, carry, None, length=n_rounds)[0]
 
@@ -131,12 +166,14 @@ def _batched(fn: Callable, inst_batched: bool, hp_batched: bool, with_carry: boo
 
 def _program(learner, n_rounds, n_checkpoints, inst_batched, hp_batched, seed_keys, inst, hparams,
              checkpoints, carry):
-    """The whole compiled run, or one chunk of it: carry=None starts from round 0."""
+    """The whole compiled run, or one chunk of it: carry=None starts from round 0. The returned
+    carry has leading axes [*instances, *hparams, seeds] on every leaf but the scalar round t."""
     if carry is None:
         start = lambda k, i, h: init_carry(learner, i, h, n_checkpoints)
         carry = _batched(start, inst_batched, hp_batched, False)(seed_keys, inst, hparams)
-    step = lambda k, i, h, c: advance(learner, k, i, h, c, checkpoints, n_rounds)
-    return _batched(step, inst_batched, hp_batched, True)(seed_keys, inst, hparams, carry)
+        carry = carry.replace(t=jnp.int32(0))
+    return advance_batched(learner, seed_keys, inst, hparams, carry, checkpoints, n_rounds,
+                           inst_batched, hp_batched)
 
 
 compiled_program = jax.jit(_program, static_argnums=(0, 1, 2, 3, 4))
@@ -171,6 +208,40 @@ def prepare_hparams(learner: Learner, hparams) -> tuple[Any, bool]:
     return cast, n is not None
 
 
+def check_run(learner: Learner, instance: Instance, hparams, horizon, n_seeds, chunk=None):
+    """Validate a run's arguments before anything compiles: (horizon, hparams as arrays,
+    hp_batched, inst_batched)."""
+    if not isinstance(learner, Learner):
+        raise InstanceError(f"learner: expected a jaxpa Learner, got {type(learner).__name__}")
+    horizon = validate_horizon(horizon)
+    if isinstance(n_seeds, bool) or not isinstance(n_seeds, (int, np.integer)) or n_seeds < 1:
+        raise InstanceError(f"n_seeds: expected a positive integer, got {n_seeds!r}")
+    if chunk is not None:
+        validate_horizon(chunk)
+    validate(instance)
+    hparams, hp_batched = prepare_hparams(learner, hparams)
+    return horizon, hparams, hp_batched, len(instance.batch_shape) == 1
+
+
+def run_program(learner: Learner, keys: Array, instance: Instance, hparams, checkpoints: Array,
+                horizon: int, inst_batched: bool, hp_batched: bool, chunk: int | None = None,
+                on_chunk: Callable[[int, Curves], None] | None = None,
+                view: Callable[[Curves], Curves] = lambda c: c) -> Curves:
+    """Run ``compiled_program`` over the horizon (in chunks if asked): Curves of the final carry.
+    ``view`` maps the curves before they are returned or passed to ``on_chunk`` (sharded runs
+    drop their padding there)."""
+    static = (checkpoints.shape[0], inst_batched, hp_batched)
+    chunked = chunk is not None and chunk < horizon
+    carry, done = None, 0
+    while done < horizon:
+        n = min(chunk, horizon - done) if chunked else horizon
+        carry = compiled_program(learner, n, *static, keys, instance, hparams, checkpoints, carry)
+        done += n
+        if chunked and on_chunk is not None:
+            on_chunk(done, view(Curves(checkpoints, carry.curve_regret, carry.curve_mistakes)))
+    return view(Curves(checkpoints, carry.curve_regret, carry.curve_mistakes))
+
+
 def simulate(key: Array, instance: Instance, learner: Learner, hparams=None, *, horizon: int,
              n_seeds: int = 1, n_checkpoints: int = 50, chunk: int | None = None,
              on_chunk: Callable[[int, Curves], None] | None = None) -> Curves:
@@ -182,28 +253,10 @@ def simulate(key: Array, instance: Instance, learner: Learner, hparams=None, *, 
 
     With ``chunk``, the horizon is played in chunks of that many rounds (the same numbers);
     ``on_chunk(t, curves)`` is called after each, with the curves filled up to round t, so long runs
-    can report progress and save partial results.
+    can report progress and save partial results. Across devices: ``runner.sharding``.
     """
-    if not isinstance(learner, Learner):
-        raise InstanceError(f"learner: expected a jaxpa Learner, got {type(learner).__name__}")
-    horizon = validate_horizon(horizon)
-    if isinstance(n_seeds, bool) or not isinstance(n_seeds, (int, np.integer)) or n_seeds < 1:
-        raise InstanceError(f"n_seeds: expected a positive integer, got {n_seeds!r}")
-    validate(instance)
-    hparams, hp_batched = prepare_hparams(learner, hparams)
-    inst_batched = len(instance.batch_shape) == 1
+    horizon, hparams, hp_batched, inst_batched = check_run(learner, instance, hparams, horizon,
+                                                           n_seeds, chunk)
     ckpts = jnp.asarray(log_checkpoints(horizon, n_checkpoints))
-    keys = seed_keys(key, n_seeds)
-    static = (learner, horizon, ckpts.shape[0], inst_batched, hp_batched)
-    if chunk is None or chunk >= horizon:
-        carry = compiled_program(*static, keys, instance, hparams, ckpts, None)
-    else:
-        chunk = validate_horizon(chunk)
-        carry, done = None, 0
-        while done < horizon:
-            n = min(chunk, horizon - done)
-            carry = compiled_program(learner, n, *static[2:], keys, instance, hparams, ckpts, carry)
-            done += n
-            if on_chunk is not None:
-                on_chunk(done, Curves(ckpts, carry.curve_regret, carry.curve_mistakes))
-    return Curves(checkpoints=ckpts, regret=carry.curve_regret, mistakes=carry.curve_mistakes)
+    return run_program(learner, seed_keys(key, n_seeds), instance, hparams, ckpts, horizon,
+                       inst_batched, hp_batched, chunk, on_chunk)

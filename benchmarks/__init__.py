@@ -1,0 +1,1 @@
+"""Benchmarks of jaxpa (see benchmarks/RESULTS.md): ``python benchmarks/bench_standard.py``."""

@@ -1,0 +1,157 @@
+"""The benchmark's baseline: greedy ridge MLE under ``bt_ref`` feedback in plain NumPy, vectorized
+over seeds. The same algorithm as jaxpa's ``make_learner("greedy", "bt_ref")`` (learners/glm.py):
+one online Newton step per round with a Sherman-Morrison update of V^-1, ties broken at random,
+uniform play for the first ``warm_start`` rounds, Bernoulli feedback sigmoid(r(y) - r(y0)).
+
+It is written the way a careful researcher would without JAX: float32 like jaxpa's default, all
+seeds advanced together with batched einsums, scores from the [k, d] view of theta (never forming
+the [S, K, k*d] design), the rank-one update in place, users and prompts drawn by inverse CDF.
+
+``draws`` replaces NumPy's random stream by given per-round draws (for instance the ones jaxpa
+makes, see tests/test_numpy_reference.py), so both implementations can be compared seed by seed.
+"""
+from __future__ import annotations
+
+from typing import Callable
+
+import numpy as np
+
+Draws = Callable[[int], dict]  # t -> {user, prompt, tie_noise, uniform_action, feedback_u}
+
+
+def numpy_draws(rng: np.random.Generator, inst: dict, n_seeds: int, dtype=np.float32) -> Draws:
+    """Per-round draws from NumPy's generator: users and prompts by inverse CDF, uniform tie noise
+    [S, K], a uniform response index for warm-start rounds, the feedback uniform."""
+    user_cdf = np.cumsum(inst["user_probs"], dtype=np.float64)
+    prompt_cdf = np.cumsum(inst["prompt_probs"], axis=1, dtype=np.float64)
+    N, M = prompt_cdf.shape
+    K = inst["features"].shape[1]
+
+    def draw(t: int) -> dict:
+        user = np.minimum(np.searchsorted(user_cdf, rng.random(n_seeds), side="right"), N - 1)
+        if M == 1:
+            prompt = np.zeros(n_seeds, np.intp)
+        else:
+            u = rng.random(n_seeds)[:, None]
+            prompt = np.minimum((prompt_cdf[user] <= u).sum(axis=1), M - 1)
+        return dict(user=user, prompt=prompt, tie_noise=rng.random((n_seeds, K), dtype=dtype),
+                    uniform_action=rng.integers(0, K, n_seeds),
+                    feedback_u=rng.random(n_seeds, dtype=dtype))
+
+    return draw
+
+
+def _sigmoid(x):
+    return 1.0 / (1.0 + np.exp(-x))
+
+
+def simulate_numpy(inst: dict, *, horizon: int, n_seeds: int, checkpoints, ridge: float = 1.0,
+                   warm_start: int = 0, seed: int = 0, draws: Draws | None = None,
+                   dtype=np.float32) -> tuple[np.ndarray, np.ndarray]:
+    """Run greedy/bt_ref for ``n_seeds`` seeds. ``inst``: dict of NumPy arrays with the fields of
+    ``jaxpa.Instance`` (features [M,K,d], reference [M], heads [N,k], W [k,d], user_probs [N],
+    prompt_probs [N,M], shared [d]). ``checkpoints``: 1-based rounds [C].
+
+    Returns (regret [S, C] float64 cumulative pseudo-regret, mistakes [S, C] int64).
+    """
+    F = np.asarray(inst["features"], dtype)
+    ref_of = np.asarray(inst["reference"])
+    H = np.asarray(inst["heads"], dtype)
+    reward_w = np.asarray(inst["W"], dtype)
+    beta = np.asarray(inst["shared"], dtype)
+    M, K, d = F.shape
+    k = H.shape[1]
+    S, p = n_seeds, k * d
+    draws = draws or numpy_draws(np.random.default_rng(seed), inst, S, dtype)
+    checkpoints = np.asarray(checkpoints)
+    slot = {int(c): i for i, c in enumerate(checkpoints)}
+
+    theta = np.zeros((S, p), dtype)
+    V = np.broadcast_to(np.eye(p, dtype=dtype) / dtype(ridge), (S, p, p)).copy()
+    outer = np.empty_like(V)
+    rows = np.arange(S)
+    total = np.zeros(S)
+    mistakes = np.zeros(S, np.int64)
+    curve_r = np.zeros((S, len(checkpoints)))
+    curve_m = np.zeros((S, len(checkpoints)), np.int64)
+    for t in range(horizon):
+        dr = draws(t)
+        h = H[dr["user"]]                                            # [S, k]
+        phi = F[dr["prompt"]]                                        # [S, K, d]
+        ref = ref_of[dr["prompt"]]                                   # [S]
+        # greedy with random tie-breaking: scores = phi @ (theta as [k, d])^T h
+        w_hat = np.einsum("sk,skd->sd", h, theta.reshape(S, k, d))
+        scores = np.einsum("sjd,sd->sj", phi, w_hat)
+        is_max = scores >= scores.max(axis=1, keepdims=True)
+        first = np.argmax(np.where(is_max, dr["tie_noise"], -np.inf), axis=1)
+        action = np.where(t < warm_start, dr["uniform_action"], first)
+        # the environment: pseudo-regret and Bernoulli feedback against the reference
+        r = np.einsum("sjd,sd->sj", phi, h @ reward_w + beta)
+        r_a = r[rows, action]
+        regret = r.max(axis=1) - r_a
+        obs = (dr["feedback_u"] < _sigmoid(r_a - r[rows, ref])).astype(dtype)
+        # one online Newton step: g = h ⊗ (phi[a] - phi[ref]) (exactly 0 when a is the reference)
+        g = (h[:, :, None] * (phi[rows, action] - phi[rows, ref])[:, None, :]).reshape(S, p)
+        prob = _sigmoid(np.clip(np.einsum("sp,sp->s", theta, g), -30.0, 30.0))
+        f = np.sqrt(prob * (1.0 - prob))[:, None] * g
+        u = np.einsum("sij,sj->si", V, f)
+        c = 1.0 / (1.0 + np.einsum("si,si->s", f, u))
+        np.multiply(u[:, :, None], u[:, None, :], out=outer)          # symmetric by construction
+        outer *= c[:, None, None]
+        V -= outer
+        theta += np.einsum("sij,sj->si", V, (obs - prob)[:, None] * g)
+        total += regret
+        mistakes += regret > 0
+        if t + 1 in slot:
+            curve_r[:, slot[t + 1]] = total
+            curve_m[:, slot[t + 1]] = mistakes
+    return curve_r, curve_m
+
+
+def per_seed_loop(inst: dict, *, horizon: int, n_seeds: int, checkpoints, ridge: float = 1.0,
+                  warm_start: int = 0, seed: int = 0, draws: Draws | None = None,
+                  dtype=np.float32) -> tuple[np.ndarray, np.ndarray]:
+    """The same algorithm one seed at a time, round by round, on [p]-vectors and a [p, p] matrix
+    (how many simulation scripts start). Same arguments and outputs as ``simulate_numpy``; with
+    ``draws`` (for all n_seeds seeds) seed s uses column s of every round's draws."""
+    F = np.asarray(inst["features"], dtype)
+    ref_of = np.asarray(inst["reference"])
+    H = np.asarray(inst["heads"], dtype)
+    reward_w = np.asarray(inst["W"], dtype)
+    beta = np.asarray(inst["shared"], dtype)
+    k, d = reward_w.shape
+    p = k * d
+    checkpoints = np.asarray(checkpoints)
+    curve_r = np.zeros((n_seeds, len(checkpoints)))
+    curve_m = np.zeros((n_seeds, len(checkpoints)), np.int64)
+    for s in range(n_seeds):
+        if draws is None:
+            one = numpy_draws(np.random.default_rng(seed + s), inst, 1, dtype)
+            get = lambda t: {name: v[0] for name, v in one(t).items()}
+        else:
+            get = lambda t, s=s: {name: v[s] for name, v in draws(t).items()}
+        theta = np.zeros(p, dtype)
+        V = np.eye(p, dtype=dtype) / dtype(ridge)
+        total, mistakes, c_i = 0.0, 0, 0
+        for t in range(horizon):
+            dr = get(t)
+            h, phi, ref = H[dr["user"]], F[dr["prompt"]], ref_of[dr["prompt"]]
+            scores = phi @ (h @ theta.reshape(k, d))
+            is_max = scores >= scores.max()
+            first = int(np.argmax(np.where(is_max, dr["tie_noise"], -np.inf)))
+            a = int(dr["uniform_action"]) if t < warm_start else first
+            r = phi @ (h @ reward_w + beta)
+            regret = r.max() - r[a]
+            obs = dtype(dr["feedback_u"] < _sigmoid(r[a] - r[ref]))
+            g = np.outer(h, phi[a] - phi[ref]).reshape(p)
+            prob = _sigmoid(np.clip(theta @ g, -30.0, 30.0))
+            f = np.sqrt(prob * (1.0 - prob)) * g
+            u = V @ f
+            V -= np.outer(u, u) * (1.0 / (1.0 + f @ u))
+            theta += V @ ((obs - prob) * g)
+            total += regret
+            mistakes += regret > 0
+            if c_i < len(checkpoints) and t + 1 == checkpoints[c_i]:
+                curve_r[s, c_i], curve_m[s, c_i] = total, mistakes
+                c_i += 1
+    return curve_r, curve_m

@@ -1,0 +1,111 @@
+"""Runs spread over several devices with JAX's own machinery: a 1-D ``Mesh`` with axis 'runs'.
+
+Runs are independent, so no communication is needed: the seed keys (or the instances of a batch)
+are placed with ``NamedSharding(mesh, P('runs'))``, everything else is replicated, and the same
+jitted program as on one device (``runner.simulate.compiled_program``) is partitioned by XLA along
+that axis. A batch that does not divide the device count is padded (extra seeds, or copies of the
+last instance) and the padding is dropped from the curves. Seed s is fold_in(key, s) whatever the
+padding, so the curves equal ``simulate``'s exactly.
+
+Devices: ``jax.devices()`` by default. On a CPU, XLA exposes one device unless told otherwise:
+``XLA_FLAGS=--xla_force_host_platform_device_count=N`` or
+``jax.config.update('jax_num_cpu_devices', N)`` before JAX starts; each device then runs on its
+own thread, so N = the core count uses every core. Across processes (``jax.distributed``) the
+same code runs on the global mesh: see benchmarks/distributed_demo.py.
+"""
+from __future__ import annotations
+
+from typing import Callable, Sequence
+
+import numpy as np
+import jax
+import jax.numpy as jnp
+from jax.sharding import Mesh, NamedSharding, PartitionSpec as P
+
+from jaxpa.envs.instance import Instance, InstanceError
+from jaxpa.learners.base import Learner
+from jaxpa.runner.simulate import Curves, check_run, log_checkpoints, run_program, seed_keys
+
+AXIS = "runs"
+OVER = ("seeds", "instances")
+
+
+def runs_mesh(devices: Sequence[jax.Device] | None = None) -> Mesh:
+    """A 1-D mesh with axis 'runs' over ``devices`` (default: all devices, every process)."""
+    devices = list(jax.devices() if devices is None else devices)
+    if not devices:
+        raise InstanceError("devices: need at least one device")
+    return Mesh(np.array(devices), (AXIS,))
+
+
+def padded_size(n: int, n_devices: int) -> int:
+    """Smallest multiple of n_devices that is >= n."""
+    return -(-n // n_devices) * n_devices
+
+
+def _put(x, mesh: Mesh, spec: P) -> jax.Array:
+    """Place a global array (the same on every process) on the mesh; PRNG keys included."""
+    if jnp.issubdtype(x.dtype, jax.dtypes.prng_key):
+        return jax.random.wrap_key_data(_put(jax.random.key_data(x), mesh, spec),
+                                        impl=jax.random.key_impl(x))
+    sharding = NamedSharding(mesh, spec)
+    if jax.process_count() == 1:
+        return jax.device_put(x, sharding)
+    x = np.asarray(x)  # multi-process: each process hands over the shards of its own devices
+    return jax.make_array_from_callback(x.shape, sharding, lambda index: x[index])
+
+
+def gather(x: jax.Array) -> np.ndarray:
+    """A (possibly multi-process) sharded array as one NumPy array on every process."""
+    if x.is_fully_addressable:
+        return np.asarray(x)
+    from jax.experimental import multihost_utils
+    return np.asarray(multihost_utils.process_allgather(x, tiled=True))
+
+
+def simulate_sharded(key: jax.Array, instance: Instance, learner: Learner, hparams=None, *,
+                     horizon: int, n_seeds: int = 1, n_checkpoints: int = 50,
+                     chunk: int | None = None,
+                     on_chunk: Callable[[int, Curves], None] | None = None,
+                     mesh: Mesh | None = None, over: str = "seeds") -> Curves:
+    """``simulate`` with the runs spread over the devices of ``mesh`` (default: ``runs_mesh()``).
+
+    over: 'seeds' shards the seed axis; 'instances' shards the instance axis of a batch of
+    instances (every device then runs all seeds of its instances). Same arguments and the same
+    curves (as NumPy arrays on every process) as ``simulate``.
+    """
+    if over not in OVER:
+        raise InstanceError(f"over: expected one of {OVER}, got {over!r}")
+    horizon, hparams, hp_batched, inst_batched = check_run(learner, instance, hparams, horizon,
+                                                           n_seeds, chunk)
+    mesh = runs_mesh() if mesh is None else mesh
+    if mesh.axis_names != (AXIS,):
+        raise InstanceError(f"mesh: expected one axis named {AXIS!r}, got {mesh.axis_names}")
+    n_dev = mesh.devices.size
+    ckpts = jnp.asarray(log_checkpoints(horizon, n_checkpoints))
+    keys = seed_keys(key, n_seeds)
+    if over == "seeds":
+        keys = seed_keys(key, padded_size(n_seeds, n_dev))  # padding: seeds n_seeds, n_seeds+1, ..
+        keys = _put(keys, mesh, P(AXIS))
+        instance = jax.tree.map(lambda x: _put(x, mesh, P()), instance)
+        seed_axis = (1 if inst_batched else 0) + (1 if hp_batched else 0)
+        keep = lambda a: np.take(a, np.arange(n_seeds), axis=seed_axis)
+    else:
+        if not inst_batched:
+            raise InstanceError("over='instances' needs a batch of instances (leading [B] axis)")
+        B = instance.batch_shape[0]
+        pad = padded_size(B, n_dev) - B
+        instance = jax.tree.map(lambda x: jnp.concatenate([x, jnp.repeat(x[-1:], pad, 0)]),
+                                instance)  # padding: copies of the last instance
+        instance = jax.tree.map(lambda x: _put(x, mesh, P(AXIS)), instance)
+        keys = _put(keys, mesh, P())
+        keep = lambda a: a[:B]
+    hparams = jax.tree.map(lambda x: _put(x, mesh, P()), hparams)
+    ckpts = _put(ckpts, mesh, P())
+
+    def view(c: Curves) -> Curves:
+        return Curves(np.asarray(gather(c.checkpoints)), keep(gather(c.regret)),
+                      keep(gather(c.mistakes)))
+
+    return run_program(learner, keys, instance, hparams, ckpts, horizon, inst_batched, hp_batched,
+                       chunk, on_chunk, view)
