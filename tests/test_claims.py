@@ -17,7 +17,10 @@ def curves(shape: str, seed: int = 0):
     t = CK.astype(float)
     scale = rng.uniform(0.8, 1.2, (S, 1))
     R = {"bounded": 100 * (1 - np.exp(-t / 300.0)),
-         "log": 20 * np.log1p(t), "linear": 0.3 * t}[shape] * scale
+         "log": 20 * np.log1p(t), "linear": 0.3 * t,
+         # log growth behind a large constant (a warm start's cost): small against R(T), but
+         # with the same slope in every decade
+         "offset_log": 500 * (1 - np.exp(-t / 20.0)) + 3 * np.log1p(t)}[shape] * scale
     mistakes = np.floor(R / 0.5).astype(int) if shape != "linear" else np.floor(t * 0.9)
     mistakes = np.minimum(mistakes, t).astype(np.int32) * np.ones((S, 1), np.int32)
     return stats_row(CK, R, mistakes)
@@ -33,6 +36,9 @@ def test_synthetic_shapes_get_their_verdicts():
     assert curves("bounded")["verdict"] == "bounded"
     assert curves("log")["verdict"] == "log-growth"
     assert curves("linear")["verdict"] == "linear"
+    offset = curves("offset_log")
+    assert offset["added_second_half"] < 0.02 * offset["final_regret"]  # the old flat rule's trap
+    assert offset["verdict"] == "log-growth"
 
 
 @pytest.mark.parametrize("shape, expected", [("bounded", "supported"),

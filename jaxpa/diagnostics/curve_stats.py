@@ -36,6 +36,8 @@ class CurveStats:
     final_mean: mean R(T). added_mean, added_low, added_high: mean regret added over [T/2, T] and
     its CI. slope, slope_low, slope_high: late slope b of R(t) ~ a + b log t and its bootstrap CI.
     stuck_fraction: share of stuck seeds. level: the confidence level of both intervals.
+    early_slope: slope of the mean curve on log t over the decade before the late part,
+    [late_fraction^2 T, late_fraction T] (NaN with fewer than 3 checkpoints there).
     """
 
     final_mean: np.ndarray
@@ -46,6 +48,7 @@ class CurveStats:
     slope_low: np.ndarray
     slope_high: np.ndarray
     stuck_fraction: np.ndarray
+    early_slope: np.ndarray = None
     horizon: int = struct.field(pytree_node=False, default=0)
     half: float = struct.field(pytree_node=False, default=0.0)
     late_start: int = struct.field(pytree_node=False, default=0)
@@ -116,6 +119,18 @@ def log_slope(checkpoints, regret, late_fraction: float = 0.1, level: float = 0.
     return mean, res.confidence_interval.low, res.confidence_interval.high
 
 
+def early_slope(checkpoints, regret, late_fraction: float = 0.1) -> np.ndarray:
+    """Slope of the mean curve on log t over [late_fraction^2 T, late_fraction T]: [...]
+    (NaN when fewer than 3 checkpoints fall there)."""
+    t, R = _check(checkpoints, regret, "regret")
+    part = (t >= late_fraction**2 * t[-1]) & (t <= late_fraction * t[-1])
+    if part.sum() < 3:
+        return np.full(R.shape[:-2], np.nan)
+    x = np.log(t[part])
+    x = x - x.mean()
+    return (R.mean(-2)[..., part] @ x) / (x @ x)
+
+
 def stuck_fraction(checkpoints, mistakes) -> np.ndarray:
     """Share of seeds with mistakes in more than half of the rounds of [T/2, T]: [...]."""
     t, M = _check(checkpoints, mistakes, "mistakes")
@@ -137,12 +152,14 @@ def curve_stats(curves=None, *, checkpoints=None, regret=None, mistakes=None,
              else np.full(R.shape[:-2], np.nan))
     return CurveStats(final_mean=R[..., -1].mean(-1), added_mean=added[0], added_low=added[1],
                       added_high=added[2], slope=slope[0], slope_low=slope[1], slope_high=slope[2],
-                      stuck_fraction=stuck, horizon=int(t[-1]), half=float(t[-1] / 2),
+                      stuck_fraction=stuck, early_slope=early_slope(t, R, late_fraction),
+                      horizon=int(t[-1]), half=float(t[-1] / 2),
                       late_start=seed_slopes(t, R, late_fraction)[1], n_seeds=R.shape[-2],
                       level=level)
 
 
-def curve_verdict(stats: CurveStats, *, linear_share: float = 0.25, flat_share: float = 0.02):
+def curve_verdict(stats: CurveStats, *, linear_share: float = 0.25, flat_share: float = 0.02,
+                  decay_share: float = 0.25):
     """'bounded' / 'log-growth' / 'linear' / 'inconclusive' per curve set ([...] array of str, or a
     str when unbatched). With share = added_mean / final_mean (regret added over [T/2, T] as a
     share of R(T); a linear curve has 1/2, a + b log t has b log 2 / R(T) <= log 2 / log T, i.e.
@@ -150,14 +167,22 @@ def curve_verdict(stats: CurveStats, *, linear_share: float = 0.25, flat_share: 
 
     1. linear       if share >= linear_share (0.25);
     2. bounded      if R(T) = 0, or the CI's upper end of the added regret <= flat_share (0.02)
-                    * R(T) (log growth adds >= log 2 / log T >= 0.037 of R(T) for T <= 1e8);
+                    * R(T) *and* the increments are dying out: that upper end is below
+                    decay_share (1/4) of early_slope * log 2, what a log curve with the slope of
+                    the decade before the late part would add over [T/2, T] (a log curve keeps
+                    one slope in every decade; a constant offset, e.g. a warm start's cost, can
+                    make log growth look small against R(T), but not against this);
     3. log-growth   if the slope's CI lies above 0;
     4. inconclusive otherwise (too few seeds, or too noisy to tell).
+    Without an early decade (too few checkpoints) only the flat_share rule applies.
     A bounded curve read before its burn-in ends looks logarithmic: the verdict is about [T/2, T].
     """
     final = np.asarray(stats.final_mean, np.float64)
     share = np.divide(stats.added_mean, final, out=np.zeros_like(final), where=final > 0)
-    flat = (final <= 0) | (np.asarray(stats.added_high) <= flat_share * final)
+    early = np.asarray(stats.early_slope if stats.early_slope is not None else np.nan, np.float64)
+    log_pace = np.log(2.0) * np.maximum(early, 0)  # what a log curve would add over [T/2, T]
+    dying = np.isnan(early) | (np.asarray(stats.added_high) <= decay_share * log_pace)
+    flat = (final <= 0) | ((np.asarray(stats.added_high) <= flat_share * final) & dying)
     out = np.where(share >= linear_share, "linear", np.where(
         flat, "bounded", np.where(np.asarray(stats.slope_low) > 0, "log-growth", "inconclusive")))
     return str(out) if out.ndim == 0 else out

@@ -9,7 +9,6 @@ import jax
 import jax.numpy as jnp
 from flax import struct
 
-from jaxpa.envs.fast_random import categorical
 from jaxpa.envs.instance import Instance
 
 Array = jax.Array
@@ -31,18 +30,29 @@ class Context:
     reference: Array
 
 
+def inverse_cdf(key: Array, probs: Array) -> Array:
+    """One draw from a categorical distribution [n] by inverse CDF on a single float32 uniform:
+    int32 index. Zero-probability entries are never drawn (their CDF step is empty; the index is
+    clamped to the last entry with positive probability against rounding at the top)."""
+    cdf = jnp.cumsum(probs.astype(jnp.float32))
+    v = jax.random.uniform(key, (), jnp.float32) * cdf[-1]
+    last = probs.shape[0] - 1 - jnp.argmax(probs[::-1] > 0)
+    return jnp.minimum(jnp.sum(cdf <= v), last).astype(jnp.int32)
+
+
 def draw_context(key: Array, inst: Instance, t: Array) -> Context:
     """u_t ~ nu, x_t ~ rho(.|u_t); zero-probability users and prompts are never drawn.
 
-    The draws are ``jax.random.categorical``'s, computed by ``fast_random.categorical``; with a
-    single prompt (M = 1) the prompt draw, always 0, is skipped.
+    Each draw costs one uniform (inverse CDF), not one Gumbel variate per user as
+    ``jax.random.categorical`` would: with N = 64 users that was the largest cost of a round
+    (benchmarks/RESULTS.md). With a single prompt (M = 1) the prompt draw, always 0, is skipped.
     """
     k_user, k_prompt = jax.random.split(key)
-    user = categorical(k_user, jnp.log(inst.user_probs).astype(jnp.float32))
+    user = inverse_cdf(k_user, inst.user_probs)
     if inst.prompt_probs.shape[-1] == 1:
         prompt = jnp.int32(0)
     else:
-        prompt = categorical(k_prompt, jnp.log(inst.prompt_probs[user]).astype(jnp.float32))
+        prompt = inverse_cdf(k_prompt, inst.prompt_probs[user])
     return Context(t=jnp.asarray(t, jnp.int32), user=user, head=inst.heads[user], prompt=prompt,
                    features=inst.features[prompt], reference=inst.reference[prompt])
 
