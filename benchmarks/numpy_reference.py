@@ -16,12 +16,12 @@ from typing import Callable
 
 import numpy as np
 
-Draws = Callable[[int], dict]  # t -> {user, prompt, tie_noise, uniform_action, feedback_u}
+Draws = Callable[[int], dict]  # t -> {user, prompt, tie_u, uniform_action, feedback_u}
 
 
 def numpy_draws(rng: np.random.Generator, inst: dict, n_seeds: int, dtype=np.float32) -> Draws:
-    """Per-round draws from NumPy's generator: users and prompts by inverse CDF, uniform tie noise
-    [S, K], a uniform response index for warm-start rounds, the feedback uniform."""
+    """Per-round draws from NumPy's generator: users and prompts by inverse CDF, the tie-break
+    uniform [S], a uniform response index for warm-start rounds, the feedback uniform."""
     user_cdf = np.cumsum(inst["user_probs"], dtype=np.float64)
     prompt_cdf = np.cumsum(inst["prompt_probs"], axis=1, dtype=np.float64)
     N, M = prompt_cdf.shape
@@ -34,7 +34,7 @@ def numpy_draws(rng: np.random.Generator, inst: dict, n_seeds: int, dtype=np.flo
         else:
             u = rng.random(n_seeds)[:, None]
             prompt = np.minimum((prompt_cdf[user] <= u).sum(axis=1), M - 1)
-        return dict(user=user, prompt=prompt, tie_noise=rng.random((n_seeds, K), dtype=dtype),
+        return dict(user=user, prompt=prompt, tie_u=rng.random(n_seeds, dtype=np.float32),
                     uniform_action=rng.integers(0, K, n_seeds),
                     feedback_u=rng.random(n_seeds, dtype=dtype))
 
@@ -43,6 +43,15 @@ def numpy_draws(rng: np.random.Generator, inst: dict, n_seeds: int, dtype=np.flo
 
 def _sigmoid(x):
     return 1.0 / (1.0 + np.exp(-x))
+
+
+def _random_argmax(scores, u):
+    """Per row of scores [S, K], the j-th maximal entry with j = floor(u n), n the number of
+    maximal entries, u [S] uniform: a uniform choice among the ties (learners/base.py)."""
+    is_max = scores >= scores.max(axis=1, keepdims=True)
+    n = is_max.sum(axis=1)
+    j = np.minimum((u.astype(np.float32) * n.astype(np.float32)).astype(np.int64), n - 1)
+    return (np.cumsum(is_max, axis=1) <= j[:, None]).sum(axis=1)
 
 
 def simulate_numpy(inst: dict, *, horizon: int, n_seeds: int, checkpoints, ridge: float = 1.0,
@@ -82,8 +91,7 @@ def simulate_numpy(inst: dict, *, horizon: int, n_seeds: int, checkpoints, ridge
         # greedy with random tie-breaking: scores = phi @ (theta as [k, d])^T h
         w_hat = np.einsum("sk,skd->sd", h, theta.reshape(S, k, d))
         scores = np.einsum("sjd,sd->sj", phi, w_hat)
-        is_max = scores >= scores.max(axis=1, keepdims=True)
-        first = np.argmax(np.where(is_max, dr["tie_noise"], -np.inf), axis=1)
+        first = _random_argmax(scores, dr["tie_u"])
         action = np.where(t < warm_start, dr["uniform_action"], first)
         # the environment: pseudo-regret and Bernoulli feedback against the reference
         r = np.einsum("sjd,sd->sj", phi, h @ reward_w + beta)
@@ -137,8 +145,7 @@ def per_seed_loop(inst: dict, *, horizon: int, n_seeds: int, checkpoints, ridge:
             dr = get(t)
             h, phi, ref = H[dr["user"]], F[dr["prompt"]], ref_of[dr["prompt"]]
             scores = phi @ (h @ theta.reshape(k, d))
-            is_max = scores >= scores.max()
-            first = int(np.argmax(np.where(is_max, dr["tie_noise"], -np.inf)))
+            first = int(_random_argmax(scores[None], np.atleast_1d(dr["tie_u"]))[0])
             a = int(dr["uniform_action"]) if t < warm_start else first
             r = phi @ (h @ reward_w + beta)
             regret = r.max() - r[a]

@@ -20,8 +20,8 @@ import jax
 
 # (category, function names on the source stack): the first rule that matches wins
 RULES = (
-    ("tie-break draw (Gumbel over K responses)", ("random_argmax",)),
-    ("user & prompt draw (Gumbel over N users)", ("draw_context",)),
+    ("tie-break draw (one uniform, j-th of the ties)", ("random_argmax",)),
+    ("user & prompt draw (inverse CDF)", ("draw_context", "inverse_cdf")),
     ("warm-start uniform draw", ("uniform_index", "uniform_action")),
     ("V_inv rank-one update (Sherman-Morrison)", ("sherman_morrison",)),
     ("Newton step theta += V_inv grad", ("glm_update",)),

@@ -18,9 +18,9 @@ def roofline(seeds: int) -> dict:
     what this machine does per core: FP32 FLOP/s (a large jitted matmul), bytes/s at the working
     set of V_inv (a NumPy triad), Threefry words/s (jax.random.bits)."""
     inst = standard_instance(jax.random.key(0))
-    k, d, K, N = inst.k, inst.d, inst.n_responses, inst.n_users
+    k, d, K = inst.k, inst.d, inst.n_responses
     p = k * d
-    flops = {"featurize": K * p, "scores": 2 * K * p, "rewards": 2 * k * d + 2 * K * d,
+    flops = {"featurize": K * p, "scores (phi @ (h @ Theta))": 2 * (k * d + K * d), "rewards": 2 * k * d + 2 * K * d,
              "likelihood terms": 8 * p, "u = V_inv f": 2 * p * p,
              "rank-one update (as coded: uu^T, /c, X + X^T, /2, V -)": 5 * p * p,
              "V_inv grad": 2 * p * p, "theta +=": p}
@@ -28,8 +28,9 @@ def roofline(seeds: int) -> dict:
                                     "rank-one" not in n and "u =" not in n)
     v_bytes = 4 * p * p
     bytes_as_run = 4 * v_bytes  # V_inv read by two matvecs, read and written by the update
-    hashes = 1 + 3 + 2 + N + 3 + K + 1  # fold_in, splits, users, tie noise, feedback
-    logs = 2 * (N + K)
+    # fold_in, round split (3), context split (2), user uniform, act split (3), tie-break
+    # uniform, feedback uniform: every categorical draw is an inverse CDF of one uniform
+    hashes = 1 + 3 + 2 + 1 + 3 + 1 + 1
 
     def best(fn, n=3):
         out = []
@@ -57,7 +58,7 @@ def roofline(seeds: int) -> dict:
     return dict(p=p, flops_per_seed_round=flops, total_flops=sum(flops.values()),
                 minimal_flops=minimal_flops, v_inv_bytes=v_bytes,
                 bytes_per_seed_round_as_run=bytes_as_run, minimal_bytes=2 * v_bytes,
-                threefry_hashes_per_seed_round=hashes, logs_per_seed_round=logs,
+                threefry_hashes_per_seed_round=hashes,
                 machine=dict(matmul_gflops_all_cores=gflops_all, gflops_per_core=gflops_core,
                              triad_gb_per_s_one_core=bw, working_set_mb=3 * 4 * n / 2**20,
                              threefry_words_per_s_one_core=words),

@@ -22,15 +22,14 @@ SMALL = dict(k=2, d=3, n_responses=4, n_users=5, n_prompts=2)
 
 def jaxpa_draws(key, inst, n_seeds, horizon):
     """The draws jaxpa makes in every round (runner.play_round, greedy.act, bt_ref.sample), as a
-    ``draws(t)`` callable for the NumPy reference. Tie noise: the Gumbel noise that
-    ``random_argmax`` adds to its 0/-inf logits."""
+    ``draws(t)`` callable for the NumPy reference. tie_u: the uniform ``random_argmax`` draws."""
     K = inst.n_responses
 
     def one(seed_key, t):
         k_ctx, k_act, k_fb = jax.random.split(jax.random.fold_in(seed_key, t), 3)
         ctx = draw_context(k_ctx, inst, t)
         k_tie, k_unif, _ = jax.random.split(k_act, 3)
-        return dict(user=ctx.user, prompt=ctx.prompt, tie_noise=jax.random.gumbel(k_tie, (K,)),
+        return dict(user=ctx.user, prompt=ctx.prompt, tie_u=jax.random.uniform(k_tie, ()),
                     uniform_action=uniform_index(k_unif, K),
                     feedback_u=jax.random.uniform(k_fb, ()))
 

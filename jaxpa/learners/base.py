@@ -18,7 +18,6 @@ import jax
 import jax.numpy as jnp
 
 from jaxpa.envs.feedback import FeedbackModel
-from jaxpa.envs.fast_random import categorical
 
 Array = jax.Array
 
@@ -37,11 +36,15 @@ class Featurizer(NamedTuple):
 
     ``dim(k, d)`` is p. ``personalized`` uses z = h ⊗ phi (plus phi itself for the shared term
     beta when ``shared=True``); ``population`` ignores the head: one reward model for everyone.
+    ``scores(head, features, theta)`` is z @ theta [K] computed without forming z (for
+    ``personalized``: phi @ (h @ Theta) with Theta = theta viewed as [k, d]; K d + k d
+    multiply-adds instead of K k d), equal to it up to float rounding.
     """
 
     name: str
     dim: Callable[[int, int], int]
     featurize: Callable[[Array, Array], Array]
+    scores: Callable[[Array, Array, Array], Array]
 
 
 def personalized(shared: bool = False) -> Featurizer:
@@ -49,19 +52,37 @@ def personalized(shared: bool = False) -> Featurizer:
         z = (head[None, :, None] * features[:, None, :]).reshape(features.shape[0], -1)
         return jnp.concatenate([z, features], axis=1) if shared else z
 
+    def scores(head, features, theta):
+        k, d = head.shape[0], features.shape[1]
+        w = head @ theta[:k * d].reshape(k, d)  # the user's estimated reward vector [d]
+        return features @ (w + theta[k * d:] if shared else w)
+
     return Featurizer("personalized+shared" if shared else "personalized",
-                      lambda k, d: k * d + (d if shared else 0), featurize)
+                      lambda k, d: k * d + (d if shared else 0), featurize, scores)
 
 
 def population() -> Featurizer:
-    return Featurizer("population", lambda k, d: d, lambda head, features: features)
+    return Featurizer("population", lambda k, d: d, lambda head, features: features,
+                      lambda head, features, theta: features @ theta)
 
 
 def random_argmax(key: Array, values: Array) -> Array:
-    """Index of the largest value, ties broken uniformly at random (MODEL.md §8): int32 scalar."""
+    """Index of the largest value, ties broken uniformly at random (MODEL.md §8): int32 scalar.
+
+    One float32 uniform u picks the j-th of the n maximal entries, j = floor(u n) (clamped to
+    n - 1 against rounding up), instead of a Gumbel variate per entry: K times fewer random words,
+    the same uniform law over the ties (tests/test_fast_random.py checks it with a chi-square test).
+    """
     is_max = values >= jnp.max(values)
-    logits = jnp.where(is_max, 0.0, -jnp.inf).astype(jnp.float32)  # same draw in float64 mode
-    return categorical(key, logits)  # == jax.random.categorical
+    n = jnp.sum(is_max, dtype=jnp.int32)
+    u = jax.random.uniform(key, (), jnp.float32)  # float32 in float64 mode too: the same draw
+    j = jnp.minimum((u * n).astype(jnp.int32), n - 1)
+    K = values.shape[0]
+    # ties before entry i: a [K, K] @ [K] product in float32 (exact for K < 2^24; XLA:CPU has no
+    # fast int32 dot, and its cumsum is a slow reduce-window)
+    before = jnp.tril(jnp.ones((K, K), jnp.float32), -1) @ is_max.astype(jnp.float32)
+    return jnp.sum(jnp.where(is_max & (before == j), jnp.arange(K, dtype=jnp.int32), 0),
+                   dtype=jnp.int32)
 
 
 def uniform_index(key: Array, n: int, shape=()) -> Array:

@@ -49,7 +49,7 @@ def greedy_action(feedback: FeedbackModel, featurizer: Featurizer, second: str, 
                   state: GLMState, ctx) -> Array:
     """Greedy's action [A] on the current estimate (random ties)."""
     k_tie, k_second = jax.random.split(key)
-    scores = featurizer.featurize(ctx.head, ctx.features) @ state.theta
+    scores = featurizer.scores(ctx.head, ctx.features, state.theta)
     first = random_argmax(k_tie, scores)
     return duel_action(feedback, second, k_second, scores, first, ctx.reference)
 

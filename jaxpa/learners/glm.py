@@ -91,7 +91,7 @@ def greedy(feedback: FeedbackModel, featurizer: Featurizer | None = None,
 
     def act(key, state: GLMState, ctx, hparams: GreedyHParams) -> Array:
         k_tie, k_unif, k_second = jax.random.split(key, 3)
-        scores = featurizer.featurize(ctx.head, ctx.features) @ state.theta
+        scores = featurizer.scores(ctx.head, ctx.features, state.theta)
         K = ctx.features.shape[0]
         warm = ctx.t < hparams.warm_start  # a cond: one branch runs when t is not batched
         first = jax.lax.cond(warm, lambda: uniform_index(k_unif, K),
