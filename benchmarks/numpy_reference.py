@@ -1,6 +1,7 @@
 """The benchmark's baseline: greedy ridge MLE under ``bt_ref`` feedback in plain NumPy, vectorized
 over seeds. The same algorithm as jaxpa's ``make_learner("greedy", "bt_ref")`` (learners/glm.py):
-one online Newton step per round with a Sherman-Morrison update of V^-1, ties broken at random,
+one online Newton step per round with a Sherman-Morrison update of V^-1 (one V^-1 product a
+round, as in ``glm_update_rank_one``), ties broken at random,
 uniform play for the first ``warm_start`` rounds, Bernoulli feedback sigmoid(r(y) - r(y0)).
 
 It is written the way a careful researcher would without JAX: float32 like jaxpa's default, all
@@ -101,13 +102,14 @@ def simulate_numpy(inst: dict, *, horizon: int, n_seeds: int, checkpoints, ridge
         # one online Newton step: g = h ⊗ (phi[a] - phi[ref]) (exactly 0 when a is the reference)
         g = (h[:, :, None] * (phi[rows, action] - phi[rows, ref])[:, None, :]).reshape(S, p)
         prob = _sigmoid(np.clip(np.einsum("sp,sp->s", theta, g), -30.0, 30.0))
-        f = np.sqrt(prob * (1.0 - prob))[:, None] * g
-        u = np.einsum("sij,sj->si", V, f)
-        c = 1.0 / (1.0 + np.einsum("si,si->s", f, u))
-        np.multiply(u[:, :, None], u[:, None, :], out=outer)          # symmetric by construction
-        outer *= c[:, None, None]
+        # Sherman-Morrison with one V^-1 product (learners/glm.py: glm_update_rank_one)
+        hess = prob * (1.0 - prob)
+        w = np.einsum("sij,sj->si", V, g)
+        c = 1.0 + hess * np.einsum("si,si->s", g, w)
+        np.multiply(w[:, :, None], w[:, None, :], out=outer)          # symmetric by construction
+        outer *= (hess / c)[:, None, None]
         V -= outer
-        theta += np.einsum("sij,sj->si", V, (obs - prob)[:, None] * g)
+        theta += ((obs - prob) / c)[:, None] * w
         total += regret
         mistakes += regret > 0
         if t + 1 in slot:
@@ -152,10 +154,11 @@ def per_seed_loop(inst: dict, *, horizon: int, n_seeds: int, checkpoints, ridge:
             obs = dtype(dr["feedback_u"] < _sigmoid(r[a] - r[ref]))
             g = np.outer(h, phi[a] - phi[ref]).reshape(p)
             prob = _sigmoid(np.clip(theta @ g, -30.0, 30.0))
-            f = np.sqrt(prob * (1.0 - prob)) * g
-            u = V @ f
-            V -= np.outer(u, u) * (1.0 / (1.0 + f @ u))
-            theta += V @ ((obs - prob) * g)
+            hess = prob * (1.0 - prob)
+            w = V @ g
+            c = 1.0 + hess * (g @ w)
+            V -= np.outer(w, w) * (hess / c)
+            theta += ((obs - prob) / c) * w
             total += regret
             mistakes += regret > 0
             if c_i < len(checkpoints) and t + 1 == checkpoints[c_i]:

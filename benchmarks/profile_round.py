@@ -23,10 +23,10 @@ RULES = (
     ("tie-break draw (one uniform, j-th of the ties)", ("random_argmax",)),
     ("user & prompt draw (inverse CDF)", ("draw_context", "inverse_cdf")),
     ("warm-start uniform draw", ("uniform_index", "uniform_action")),
-    ("V_inv rank-one update (Sherman-Morrison)", ("sherman_morrison",)),
-    ("Newton step theta += V_inv grad", ("glm_update",)),
+    ("V_inv rank-one update and Newton step (w w^T, theta += w a / c)",
+     ("glm_update_rank_one", "sherman_morrison", "glm_update")),
     ("featurize z = h (x) phi", ("featurize",)),
-    ("likelihood terms (g, gradient, factor)", ("newton_terms", "_bernoulli_terms", "_difference")),
+    ("likelihood terms (g, a, h)", ("rank_one", "newton_terms", "_bernoulli_terms", "_difference")),
     ("feedback draw (Bernoulli)", ("sample",)),
     ("true rewards & regret", ("context_rewards", "regret", "_max_regret")),
     ("greedy scores & action", ("act",)),
@@ -59,7 +59,7 @@ def _tables(hlo: str):
     return stack
 
 
-V_MATVEC = "V_inv matrix-vector products (u = V_inv f, V_inv grad)"
+V_MATVEC = "V_inv matrix-vector product (w = V_inv g)"
 DOTS = "other dot products (scores, rewards)"
 
 

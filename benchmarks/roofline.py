@@ -21,13 +21,13 @@ def roofline(seeds: int) -> dict:
     k, d, K = inst.k, inst.d, inst.n_responses
     p = k * d
     flops = {"featurize": K * p, "scores (phi @ (h @ Theta))": 2 * (k * d + K * d), "rewards": 2 * k * d + 2 * K * d,
-             "likelihood terms": 8 * p, "u = V_inv f": 2 * p * p,
-             "rank-one update (as coded: uu^T, /c, X + X^T, /2, V -)": 5 * p * p,
-             "V_inv grad": 2 * p * p, "theta +=": p}
-    minimal_flops = 6 * p * p + sum(v for n, v in flops.items() if "V_inv" not in n and
-                                    "rank-one" not in n and "u =" not in n)
+             "likelihood terms": 8 * p, "w = V_inv g": 2 * p * p,
+             "rank-one update (as coded: ww^T, * h/c, X + X^T, /2, V -)": 5 * p * p,
+             "theta += (a / c) w": 2 * p}
+    minimal_flops = 4 * p * p + sum(v for n, v in flops.items() if "V_inv" not in n and
+                                    "rank-one" not in n)
     v_bytes = 4 * p * p
-    bytes_as_run = 4 * v_bytes  # V_inv read by two matvecs, read and written by the update
+    bytes_as_run = 3 * v_bytes  # V_inv read by the matvec, read and written by the update
     # fold_in, round split (3), context split (2), user uniform, act split (3), tie-break
     # uniform, feedback uniform: every categorical draw is an inverse CDF of one uniform
     hashes = 1 + 3 + 2 + 1 + 3 + 1 + 1

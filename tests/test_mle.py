@@ -68,3 +68,27 @@ def test_logistic_estimate_close_to_ridge_mle(feedback):
     # less than 3/4 as far from it as the MLE itself is from the truth (measured: 0.4 to 0.55)
     assert max(gaps_online) < 1.0, gaps_online
     assert np.mean(gaps_online) < 0.75 * np.mean(gaps_truth), (gaps_online, gaps_truth)
+
+
+@pytest.mark.parametrize("feedback", ["scalar", "bt_ref", "bt_duel"])
+def test_rank_one_update_equals_general_update(feedback):
+    """The one-product update (glm_update_rank_one) is the two-product Sherman-Morrison / Newton
+    update (glm_update) on the same terms, up to float32 rounding, and keeps V_inv symmetric."""
+    from jaxpa.envs import make_feedback
+    from jaxpa.learners.glm import GLMState, glm_update, glm_update_rank_one
+    fb = make_feedback(feedback)
+    keys = jax.random.split(jax.random.key(3), 5)
+    p, K = 6, 4
+    A = jax.random.normal(keys[0], (p, p))
+    V_inv = jnp.linalg.inv(A @ A.T + jnp.eye(p))
+    state = GLMState(theta=jax.random.normal(keys[1], (p,)), V_inv=0.5 * (V_inv + V_inv.T))
+    z = jax.random.normal(keys[2], (K, p))
+    action = jnp.array([2, 0][:fb.n_actions], jnp.int32)
+    obs = jnp.float32(1.0)
+    g, a, h = fb.rank_one(state.theta, z, action, jnp.int32(1), obs)
+    fast = glm_update_rank_one(state, g, a, h)
+    slow = glm_update(state, *fb.newton_terms(state.theta, z, action, jnp.int32(1), obs))
+    np.testing.assert_allclose(fast.V_inv, slow.V_inv, rtol=1e-4, atol=1e-6)
+    np.testing.assert_allclose(fast.theta, slow.theta, rtol=1e-4, atol=1e-6)
+    assert np.array_equal(np.asarray(fast.V_inv), np.asarray(fast.V_inv).T)
+    assert not np.allclose(fast.theta, state.theta)  # the datum moved the estimate

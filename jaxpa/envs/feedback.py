@@ -28,6 +28,10 @@ class FeedbackModel(NamedTuple):
     newton_terms(theta, z, action, reference, obs) -> (grad [p], factors [R, p]): gradient of the
         round's log-likelihood at theta and factors F with F^T F = its negative Hessian, used by the
         online Newton learners (learners/glm.py).
+    rank_one(theta, z, action, reference, obs) -> (g [p], a, h), or None: the same terms when the
+        round's likelihood depends on theta through one direction g only (scalar and BT feedback):
+        gradient a g, negative Hessian h g g^T. learners/glm.py then needs one product with V^-1
+        instead of two.
     """
 
     name: str
@@ -35,6 +39,7 @@ class FeedbackModel(NamedTuple):
     sample: Callable[..., Any]
     regret: Callable[[Array, Array], Array]
     newton_terms: Callable[..., tuple[Array, Array]]
+    rank_one: Callable[..., tuple[Array, Array, Array]] | None = None
 
 
 def _max_regret(r: Array, y: Array) -> Array:
@@ -51,23 +56,32 @@ def _difference(z: Array, i: Array, j: Array) -> Array:
     return jnp.where(i == j, jnp.zeros_like(z[i]), z[i] - z[j])
 
 
-def _bernoulli_terms(theta: Array, g: Array, obs: Array) -> tuple[Array, Array]:
-    """Logistic log-likelihood of o ~ Bernoulli(sigmoid(theta . g)): gradient and Hessian factor.
+def _bernoulli_terms(theta: Array, g: Array, obs: Array) -> tuple[Array, Array, Array]:
+    """Logistic log-likelihood of o ~ Bernoulli(sigmoid(theta . g)) in rank-one form (g, a, h):
+    gradient (o - p) g, negative Hessian p (1 - p) g g^T.
 
     The margin is clipped to |m| <= 30 so that sigmoid' never underflows to an exactly singular
     curvature in float32; the gradient uses the same clipped margin.
     """
-    m = jnp.clip(theta @ g, -30.0, 30.0)
-    p = jax.nn.sigmoid(m)
-    grad = (obs - p) * g
-    factor = jnp.sqrt(p * (1.0 - p)) * g
-    return grad, factor[None, :]
+    p = jax.nn.sigmoid(jnp.clip(theta @ g, -30.0, 30.0))
+    return g, obs - p, p * (1.0 - p)
+
+
+def _from_rank_one(rank_one: Callable) -> Callable:
+    """``newton_terms`` from a ``rank_one`` form: (a g, sqrt(h) g as one factor row)."""
+
+    def newton_terms(theta, z, action, reference, obs):
+        g, a, h = rank_one(theta, z, action, reference, obs)
+        return a * g, (jnp.sqrt(h) * g)[None, :]
+
+    return newton_terms
 
 
 def scalar(noise_std: float = 1.0) -> FeedbackModel:
     """`scalar`: the learner picks y and observes r(y) + N(0, noise_std^2).
 
-    Its likelihood is Gaussian: grad = g (o - theta.g) / s^2, factor g / s, with g = z[y].
+    Its likelihood is Gaussian: grad = g (o - theta.g) / s^2, negative Hessian g g^T / s^2, with
+    g = z[y].
     """
     s = float(noise_std)
     if not s > 0:
@@ -79,11 +93,11 @@ def scalar(noise_std: float = 1.0) -> FeedbackModel:
     def regret(r, action):
         return _max_regret(r, action[0])
 
-    def newton_terms(theta, z, action, reference, obs):
+    def rank_one(theta, z, action, reference, obs):
         g = z[action[0]]
-        return g * (obs - theta @ g) / s**2, (g / s)[None, :]
+        return g, (obs - theta @ g) / s**2, jnp.asarray(1.0 / s**2, g.dtype)
 
-    return FeedbackModel("scalar", 1, sample, regret, newton_terms)
+    return FeedbackModel("scalar", 1, sample, regret, _from_rank_one(rank_one), rank_one)
 
 
 def bt_ref() -> FeedbackModel:
@@ -99,10 +113,10 @@ def bt_ref() -> FeedbackModel:
     def regret(r, action):
         return _max_regret(r, action[0])
 
-    def newton_terms(theta, z, action, reference, obs):
+    def rank_one(theta, z, action, reference, obs):
         return _bernoulli_terms(theta, _difference(z, action[0], reference), obs)
 
-    return FeedbackModel("bt_ref", 1, sample, regret, newton_terms)
+    return FeedbackModel("bt_ref", 1, sample, regret, _from_rank_one(rank_one), rank_one)
 
 
 DUEL_REGRETS = ("average", "weak", "strong", "first")
@@ -138,10 +152,10 @@ def bt_duel(regret: str = "average") -> FeedbackModel:
         p = jax.nn.sigmoid(r[action[0]] - r[action[1]])
         return (jax.random.uniform(key, (), jnp.float32) < p).astype(r.dtype)
 
-    def newton_terms(theta, z, action, reference, obs):
+    def rank_one(theta, z, action, reference, obs):
         return _bernoulli_terms(theta, _difference(z, action[0], action[1]), obs)
 
-    return FeedbackModel("bt_duel", 2, sample, regret, newton_terms)
+    return FeedbackModel("bt_duel", 2, sample, regret, _from_rank_one(rank_one), rank_one)
 
 
 def mnl(slate_size: int = 3) -> FeedbackModel:

@@ -7,6 +7,12 @@ from the feedback model (feedback.newton_terms). One round updates
     V_inv <- V_inv - V_inv f (1 + f^T V_inv f)^-1 f^T V_inv     (Sherman-Morrison, per factor f)
     theta <- theta + V_inv grad_t(theta)                         (one Newton step on the new datum)
 
+When the datum's likelihood depends on theta through one direction g (scalar and BT feedback:
+grad = a g, negative Hessian h g g^T, ``FeedbackModel.rank_one``), the same update needs one
+product with V_inv: with w = V_inv g and c = 1 + h g.w, the new V_inv g is w / c, so
+
+    V_inv <- V_inv - (h / c) w w^T,      theta <- theta + (a / c) w          (glm_update_rank_one)
+
 For Gaussian (``scalar``) feedback this is recursive least squares: exactly the ridge estimate
 argmin ||y - Z theta||^2 / s^2 + ridge ||theta||^2 at every t. For logistic (``bt_*``) feedback the
 curvature of each datum is frozen at the estimate it was seen with (an online Newton / extended
@@ -59,6 +65,15 @@ def sherman_morrison(V_inv: Array, f: Array) -> Array:
     return V_inv - 0.5 * (X + X.T)
 
 
+def glm_update_rank_one(state: GLMState, g: Array, a: Array, h: Array) -> GLMState:
+    """``glm_update`` for grad = a g and factors [sqrt(h) g], with one V_inv product instead of
+    two (module docstring); equal to it up to float rounding (tests/test_mle.py)."""
+    w = state.V_inv @ g
+    c = 1.0 + h * (g @ w)
+    X = jnp.outer(w, w) * (h / c)
+    return GLMState(theta=state.theta + (a / c) * w, V_inv=state.V_inv - 0.5 * (X + X.T))
+
+
 def glm_update(state: GLMState, grad: Array, factors: Array) -> GLMState:
     """Fold one round's likelihood terms (grad [p], factors [R, p]) into the estimate."""
     V_inv = state.V_inv
@@ -72,6 +87,9 @@ def observe_glm(feedback: FeedbackModel, featurizer: Featurizer):
 
     def update(state: GLMState, ctx, action, obs, hparams) -> GLMState:
         z = featurizer.featurize(ctx.head, ctx.features)
+        if feedback.rank_one is not None:
+            return glm_update_rank_one(
+                state, *feedback.rank_one(state.theta, z, action, ctx.reference, obs))
         grad, factors = feedback.newton_terms(state.theta, z, action, ctx.reference, obs)
         return glm_update(state, grad, factors)
 
