@@ -57,12 +57,19 @@ def test_extreme_instances_stay_finite(kind, name, feedback):
 @pytest.mark.slow
 @pytest.mark.parametrize("name, feedback", _pairs())
 def test_million_rounds_stay_finite(name, feedback):
-    learner = make_learner(name, feedback)
-    T = 1_000_000
-    hp = for_horizon(learner.default_hparams(), T)
-    c = simulate(jax.random.key(0), make_family("f1", jax.random.key(1)), learner, hp, horizon=T,
-                 n_seeds=2, chunk=250_000)
-    regret = np.asarray(c.regret)
-    assert _finite(c), f"{name}/{feedback}: non-finite curve values"
+    """10^6 rounds, 2 seeds, in chunks of the same compiled program: the learner's final state
+    (estimates, V^-1, network weights) and the curves are finite, regret never decreases."""
+    from jaxpa.runner.simulate import check_run, compiled_program, log_checkpoints, seed_keys
+    learner, inst, T, chunk = make_learner(name, feedback), make_family("f1", jax.random.key(1)), \
+        1_000_000, 250_000
+    T, hp, hp_b, inst_b = check_run(learner, inst, for_horizon(learner.default_hparams(), T),
+                                    T, 2, chunk)
+    ckpts, keys, carry = jnp.asarray(log_checkpoints(T)), seed_keys(jax.random.key(0), 2), None
+    for _ in range(T // chunk):
+        carry = compiled_program(learner, chunk, ckpts.shape[0], inst_b, hp_b, keys, inst, hp,
+                                 ckpts, carry)
+    regret = np.asarray(carry.curve_regret)
+    assert _finite(carry.state), f"{name}/{feedback}: non-finite learner state"
+    assert _finite(regret), f"{name}/{feedback}: non-finite regret"
     assert np.all(np.diff(regret, axis=-1) >= 0) and np.all(regret[..., -1] <= 10 * T)
     print(f"{name:14s} {feedback:8s} R(T) per seed: {regret[..., -1].round(1).tolist()}")
