@@ -96,7 +96,7 @@ def _explicit_nll(name, r_hat, action, reference, obs):
 @pytest.mark.parametrize("name", ["scalar", "bt_ref", "bt_duel", "mnl"])
 def test_loss_gradient_is_the_negative_log_likelihood_gradient(inst, name):
     fb = make_feedback(name)
-    K, d, A, B = inst.n_responses, inst.d, fb.n_actions, 7
+    K, A, B = inst.n_responses, fb.n_actions, 7
     model = nn_learner.PersonalizedReward(inst.n_users, 3, (8,))
     rng = np.random.default_rng(1)
     params = model.init(jax.random.key(1), jnp.int32(0), inst.features[0])

@@ -129,7 +129,7 @@ def solve_heads(state: UnknownHeadsState, head_ridge: Array) -> Array:
 
 def solve_W(state: UnknownHeadsState, ridge: Array) -> Array:
     """Ridge solve of vec Ŵ for fixed Ĥ: [k, d]."""
-    (N, k), d = state.heads.shape, state.A.shape[-1]
+    k, d = state.heads.shape[1], state.A.shape[-1]
     hh = jnp.einsum("ni,nj->nij", state.heads, state.heads)
     G = jnp.einsum("nij,nde->idje", hh, state.A).reshape(k * d, k * d) + ridge * jnp.eye(k * d)
     rhs = jnp.einsum("ni,nd->id", state.heads, state.b).reshape(k * d)
