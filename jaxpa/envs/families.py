@@ -16,7 +16,7 @@ import jax.numpy as jnp
 from jaxpa.envs.instance import Instance, InstanceError, min_gap, optimal_responses
 from jaxpa.envs.more_families import (f3_clustered, f4_interpolation, f5_minority,
                                       f6_no_margin)
-from jaxpa.envs.sampling import gap_at_least, reject, unit
+from jaxpa.envs.sampling import gap_at_least, reject, sphere_instance, unit
 
 Array = jax.Array
 
@@ -32,12 +32,7 @@ def f1_diverse(key: Array, n_users: int = 6, k: int = 2, d: int = 3, n_responses
     UD fails) are rejected too.
     """
     def draw(key):
-        kh, kw, kf = jax.random.split(key, 3)
-        return Instance.create(
-            features=unit(jax.random.normal(kf, (n_prompts, n_responses, d), jnp.float32)),
-            reference=jnp.zeros((n_prompts,), jnp.int32),
-            heads=unit(jax.random.normal(kh, (n_users, k), jnp.float32)),
-            W=scale / jnp.sqrt(k) * jax.random.normal(kw, (k, d), jnp.float32))
+        return sphere_instance(key, n_users, k, d, n_responses, n_prompts, scale)
 
     from jaxpa.diagnostics.instance_diagnostics import diagnose  # (diagnostics imports envs)
 

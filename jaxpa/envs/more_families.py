@@ -11,7 +11,7 @@ import jax
 import jax.numpy as jnp
 
 from jaxpa.envs.instance import Instance, gaps, optimal_responses
-from jaxpa.envs.sampling import gap_at_least, reject, unit
+from jaxpa.envs.sampling import gap_at_least, reject, sphere_instance, unit
 
 Array = jax.Array
 
@@ -106,9 +106,4 @@ def f6_no_margin(key: Array, n_users: int = 64, k: int = 2, d: int = 3, n_respon
     """F6 (UD holds, no margin): many users with heads drawn continuously on the sphere, so some
     user is nearly indifferent between two responses: Delta_min is as small as the draw makes it
     (no rejection). Greedy is expected to pay about log T here."""
-    kh, kw, kf = jax.random.split(key, 3)
-    return Instance.create(
-        features=unit(jax.random.normal(kf, (n_prompts, n_responses, d), jnp.float32)),
-        reference=jnp.zeros((n_prompts,), jnp.int32),
-        heads=unit(jax.random.normal(kh, (n_users, k), jnp.float32)),
-        W=scale / jnp.sqrt(k) * jax.random.normal(kw, (k, d), jnp.float32))
+    return sphere_instance(key, n_users, k, d, n_responses, n_prompts, scale)

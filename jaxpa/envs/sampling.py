@@ -1,4 +1,5 @@
-"""Small sampling pieces shared by the instance families: unit vectors and rejection loops."""
+"""Small sampling pieces shared by the instance families: unit vectors, the sphere draw of F1 and
+F6, and rejection loops."""
 from __future__ import annotations
 
 from typing import Callable
@@ -14,6 +15,18 @@ Array = jax.Array
 def unit(x: Array) -> Array:
     """Rows scaled to unit Euclidean norm."""
     return x / jnp.linalg.norm(x, axis=-1, keepdims=True)
+
+
+def sphere_instance(key: Array, n_users: int, k: int, d: int, n_responses: int, n_prompts: int,
+                    scale: float) -> Instance:
+    """Heads uniform on the unit sphere of R^k [N, k], Gaussian features on the unit sphere of R^d
+    [M, K, d], W ~ N(0, scale^2 / k) [k, d], reference y0(x) = 0 (F1's draw; F6 without rejection)."""
+    kh, kw, kf = jax.random.split(key, 3)
+    return Instance.create(
+        features=unit(jax.random.normal(kf, (n_prompts, n_responses, d), jnp.float32)),
+        reference=jnp.zeros((n_prompts,), jnp.int32),
+        heads=unit(jax.random.normal(kh, (n_users, k), jnp.float32)),
+        W=scale / jnp.sqrt(k) * jax.random.normal(kw, (k, d), jnp.float32))
 
 
 def reject(draw: Callable[[Array], Instance], accept: Callable[[Instance], Array], key: Array,

@@ -21,7 +21,7 @@ from flax import struct
 from jaxpa.envs.feedback import FeedbackModel
 from jaxpa.learners.base import Featurizer, Learner, personalized, random_argmax, uniform_action
 from jaxpa.learners.duel import check_second, duel_action
-from jaxpa.learners.glm import GLMState, glm_init, observe_glm
+from jaxpa.learners.glm import GLMState, glm_initializer, observe_glm
 
 Array = jax.Array
 
@@ -71,13 +71,6 @@ def exploration_rounds(hparams: EtcHParams) -> Array:
     return hparams.m + jnp.ceil(hparams.c * jnp.log(jnp.maximum(hparams.horizon, 1.0)))
 
 
-def _init(featurizer: Featurizer):
-    def init(inst, hparams) -> GLMState:
-        return glm_init(featurizer.dim(inst.k, inst.d), hparams.ridge, inst.features.dtype)
-
-    return init
-
-
 def eps_greedy(feedback: FeedbackModel, featurizer: Featurizer | None = None,
                second: str = "reference", schedule: str = "constant") -> Learner:
     """epsilon-greedy; ``schedule`` ("constant" or "decay") only sets the name and the defaults
@@ -99,7 +92,7 @@ def eps_greedy(feedback: FeedbackModel, featurizer: Featurizer | None = None,
                                 c=jnp.float32(c))
 
     name = "eps_greedy" if schedule == "constant" else "eps_decay"
-    return Learner(f"{name}[{featurizer.name}]", feedback, _init(featurizer), act,
+    return Learner(f"{name}[{featurizer.name}]", feedback, glm_initializer(featurizer), act,
                    observe_glm(feedback, featurizer), default_hparams)
 
 
@@ -123,5 +116,5 @@ def explore_then_commit(feedback: FeedbackModel, featurizer: Featurizer | None =
                           horizon=jnp.float32(1000.0))
 
     name = "etc" if schedule == "fixed" else "etc_log"
-    return Learner(f"{name}[{featurizer.name}]", feedback, _init(featurizer), act,
+    return Learner(f"{name}[{featurizer.name}]", feedback, glm_initializer(featurizer), act,
                    observe_glm(feedback, featurizer), default_hparams)

@@ -65,6 +65,15 @@ def sherman_morrison(V_inv: Array, f: Array) -> Array:
     return V_inv - 0.5 * (X + X.T)
 
 
+def glm_initializer(featurizer: Featurizer):
+    """The ``init`` of every learner that keeps a ``GLMState`` (hparams need a ``ridge``)."""
+
+    def init(inst, hparams) -> GLMState:
+        return glm_init(featurizer.dim(inst.k, inst.d), hparams.ridge, inst.features.dtype)
+
+    return init
+
+
 def glm_update_rank_one(state: GLMState, g: Array, a: Array, h: Array) -> GLMState:
     """``glm_update`` for grad = a g and factors [sqrt(h) g], with one V_inv product instead of
     two (module docstring); equal to it up to float rounding (tests/test_mle.py)."""
@@ -104,9 +113,6 @@ def greedy(feedback: FeedbackModel, featurizer: Featurizer | None = None,
     """
     featurizer = featurizer or personalized()
 
-    def init(inst, hparams: GreedyHParams) -> GLMState:
-        return glm_init(featurizer.dim(inst.k, inst.d), hparams.ridge, inst.features.dtype)
-
     def act(key, state: GLMState, ctx, hparams: GreedyHParams) -> Array:
         k_tie, k_unif, k_second = jax.random.split(key, 3)
         scores = featurizer.scores(ctx.head, ctx.features, state.theta)
@@ -123,7 +129,7 @@ def greedy(feedback: FeedbackModel, featurizer: Featurizer | None = None,
     def default_hparams() -> GreedyHParams:
         return GreedyHParams(ridge=jnp.float32(1.0), warm_start=jnp.int32(0))
 
-    return Learner(f"greedy[{featurizer.name}]", feedback, init, act,
+    return Learner(f"greedy[{featurizer.name}]", feedback, glm_initializer(featurizer), act,
                    observe_glm(feedback, featurizer), default_hparams)
 
 

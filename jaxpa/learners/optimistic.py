@@ -27,7 +27,7 @@ from flax import struct
 from jaxpa.envs.feedback import FeedbackModel
 from jaxpa.learners.base import Featurizer, Learner, personalized, random_argmax
 from jaxpa.learners.duel import check_second, duel_action
-from jaxpa.learners.glm import GLMState, glm_init, observe_glm
+from jaxpa.learners.glm import GLMState, glm_initializer, observe_glm
 
 Array = jax.Array
 
@@ -71,9 +71,6 @@ def ucb(feedback: FeedbackModel, featurizer: Featurizer | None = None,
     featurizer = featurizer or personalized()
     check_second("ucb", second, own=("optimistic",))
 
-    def init(inst, hparams: UcbHParams) -> GLMState:
-        return glm_init(featurizer.dim(inst.k, inst.d), hparams.ridge, inst.features.dtype)
-
     def act(key, state: GLMState, ctx, hparams: UcbHParams) -> Array:
         k_tie, k_second = jax.random.split(key)
         z = featurizer.featurize(ctx.head, ctx.features)
@@ -88,5 +85,5 @@ def ucb(feedback: FeedbackModel, featurizer: Featurizer | None = None,
     def default_hparams() -> UcbHParams:
         return UcbHParams(ridge=jnp.float32(1.0), alpha=jnp.float32(1.0), growth=jnp.float32(1.0))
 
-    return Learner(f"ucb[{featurizer.name}]", feedback, init, act,
+    return Learner(f"ucb[{featurizer.name}]", feedback, glm_initializer(featurizer), act,
                    observe_glm(feedback, featurizer), default_hparams)

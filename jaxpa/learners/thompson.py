@@ -22,7 +22,7 @@ from flax import struct
 from jaxpa.envs.feedback import FeedbackModel
 from jaxpa.learners.base import Featurizer, Learner, personalized, random_argmax
 from jaxpa.learners.duel import check_second, duel_action
-from jaxpa.learners.glm import GLMState, glm_init, observe_glm
+from jaxpa.learners.glm import GLMState, glm_initializer, observe_glm
 
 Array = jax.Array
 
@@ -53,9 +53,6 @@ def ts(feedback: FeedbackModel, featurizer: Featurizer | None = None,
     featurizer = featurizer or personalized()
     check_second("ts", second, own=("sampled",))
 
-    def init(inst, hparams: TsHParams) -> GLMState:
-        return glm_init(featurizer.dim(inst.k, inst.d), hparams.ridge, inst.features.dtype)
-
     def act(key, state: GLMState, ctx, hparams: TsHParams) -> Array:
         k_sample, k_tie, k_second = jax.random.split(key, 3)
         z = featurizer.featurize(ctx.head, ctx.features)
@@ -68,5 +65,5 @@ def ts(feedback: FeedbackModel, featurizer: Featurizer | None = None,
     def default_hparams() -> TsHParams:
         return TsHParams(ridge=jnp.float32(1.0), scale=jnp.float32(1.0))
 
-    return Learner(f"ts[{featurizer.name}]", feedback, init, act,
+    return Learner(f"ts[{featurizer.name}]", feedback, glm_initializer(featurizer), act,
                    observe_glm(feedback, featurizer), default_hparams)
