@@ -2,8 +2,8 @@
 from jaxpa.diagnostics.curve_stats import (CurveStats, curve_stats, curve_verdict, log_slope,
                                            plateau_test, seed_slopes, stats_summary,
                                            stuck_fraction)
-from jaxpa.diagnostics.instance_diagnostics import (FEEDBACKS, Diagnostics, decision_gram, design,
-                                                    diagnose, diagnose_checked,
-                                                    optimal_play_factors, optimal_play_information)
+from jaxpa.diagnostics.instance_diagnostics import (Diagnostics, decision_gram, diagnose,
+                                                    diagnose_checked, optimal_play_factors,
+                                                    optimal_play_information)
 from jaxpa.diagnostics.report import (diagnostics_summary, expectation, explain,
                                       format_diagnostics, summarize_instance)

@@ -23,7 +23,10 @@ from __future__ import annotations
 
 import numpy as np
 import scipy.stats
+import jax
 from flax import struct
+
+from jaxpa.envs.instance import gaps
 
 VERDICTS = ("bounded", "log-growth", "linear", "inconclusive")
 
@@ -197,3 +200,31 @@ def stats_summary(stats: CurveStats, **verdict_options) -> dict:
     out.update(horizon=stats.horizon, late_start=stats.late_start, n_seeds=stats.n_seeds,
                level=stats.level, verdict=curve_verdict(stats, **verdict_options))
     return out
+
+
+def lock_in(cells, instance, min_plays: int = 5) -> dict[str, np.ndarray]:
+    """Lock-in per (seed, user, prompt) cell from the runner's last-half cell tracker
+    (``simulate(..., track_cells=True)``; runner/cells.py) and the instance's gaps.
+
+    A cell is locked when it was visited at least ``min_plays`` times in the last half and every
+    visit served one and the same suboptimal response. cells: CellTracker with leaves
+    [..., S, N, M] (the instance unbatched, or batched along the leading axis of the cells).
+    Returns NumPy arrays: locked [..., S, N, M] bool; cell_fraction [...] (share of visited cells
+    locked, over seeds); seed_any [...] (share of seeds with at least one locked cell); and
+    user_any [..., N] (share of seeds in which some prompt of user u is locked).
+    """
+    plays, first, mixed = (np.asarray(x) for x in (cells.plays, cells.first, cells.mixed))
+    g = np.asarray(jax.vmap(gaps)(instance) if instance.batch_shape else gaps(instance))
+    extra = plays.ndim - 3 - (1 if instance.batch_shape else 0)      # axes between B and S
+    if instance.batch_shape:
+        g = g.reshape(g.shape[:1] + (1,) * (extra + 1) + g.shape[1:])
+    else:
+        g = g.reshape((1,) * (plays.ndim - 2) + g.shape)
+    served_gap = np.take_along_axis(np.broadcast_to(g, plays.shape + g.shape[-1:]),
+                                    np.maximum(first, 0)[..., None], axis=-1)[..., 0]
+    locked = (plays >= min_plays) & ~mixed & (first >= 0) & (served_gap > 0)
+    visited = (plays >= min_plays).sum((-2, -1))
+    return {"locked": locked,
+            "cell_fraction": locked.sum((-2, -1)).sum(-1) / np.maximum(visited.sum(-1), 1),
+            "seed_any": locked.any((-2, -1)).mean(-1),
+            "user_any": locked.any(-1).mean(-2)}

@@ -2,8 +2,7 @@
 strongly?
 
 Everything is a pure function of the instance's arrays; ``diagnose`` is jit-compiled once per
-instance shape, design and slate size (the feedback model is a traced code, so the four models
-share one program) and vmaps: ``jax.vmap(lambda i: diagnose(i, "bt_ref"))(batch)`` diagnoses a
+instance shape, design and feedback model (its options included), and vmaps: ``jax.vmap(lambda i: diagnose(i, "bt_ref"))(batch)`` diagnoses a
 whole batch in one call (``diagnose_checked`` validates, then does that).
 
 Notation (z: the learner's design, by default z_u(x, y) = h_u ⊗ phi(x, y) in the row-major layout
@@ -46,12 +45,11 @@ import jax
 import jax.numpy as jnp
 from flax import struct
 
+from jaxpa.envs.feedback import FeedbackModel, make_feedback
 from jaxpa.envs.instance import Instance, InstanceError, gaps, min_gap, rewards, support_mask, validate
-from jaxpa.learners.registry import FEATURIZERS
+from jaxpa.learners.design import design, make_featurizer
 
 Array = jax.Array
-
-FEEDBACKS = ("scalar", "bt_ref", "bt_duel", "mnl")
 # reason codes of the verdict (``explain`` in diagnostics/report.py turns them into sentences)
 HOLDS, HOLDS_VACUOUS, HOLDS_WEAK, FAILS_NO_INFORMATION, FAILS_UNCOVERED = 0, 1, 2, 3, 4
 
@@ -105,68 +103,27 @@ class Diagnostics:
         return U @ jnp.swapaxes(U, -1, -2)
 
 
-def design(inst: Instance, featurizer: str = "personalized") -> Array:
-    """The learner's features of every (user, prompt, response): [N, M, K, p]."""
-    f = FEATURIZERS[featurizer]().featurize
-    return jax.vmap(lambda h: jax.vmap(lambda phi: f(h, phi))(inst.features))(inst.heads)
+def optimal_play_factors(inst: Instance, z: Array, feedback) -> tuple[Array, Array, Array]:
+    """What greedy observes at its fixed point in every context, from the feedback model
+    (``FeedbackModel.optimal_play``): F [N, M, R, p] weighted Hessian factors, G [N, M, R, p]
+    their directions without the positive weights, kappa [N, M] the curvature weights. E.g.
 
-
-def _all_factors(inst: Instance, z: Array, noise_std, slate_size: int):
-    """Optimal-play factors of every feedback model, stacked in FEEDBACKS order, R = slate_size
-    rows (zero-padded): weighted F [4, N, M, R, p], directions G [4, N, M, R, p] (F without its
-    positive weights) and curvature weights kappa [4, N, M]."""
-    r = rewards(inst)  # [N, M, K]
-    top_r, top = jax.lax.top_k(r, max(slate_size, 2))  # y* first, then the runner-up y2, ...
-    zs = jnp.take_along_axis(z, top[..., None], axis=-2)  # [N, M, R', p]
-    ref = jnp.broadcast_to(inst.reference, r.shape[:-1])
-    z_ref = jnp.take_along_axis(z, ref[..., None, None], axis=-2)[..., 0, :]
-    r_ref = jnp.take_along_axis(r, ref[..., None], axis=-1)[..., 0]
-    slope = lambda m: jax.nn.sigmoid(m) * jax.nn.sigmoid(-m)
-    pad = lambda row: jnp.pad(row[..., None, :], [(0, 0)] * (row.ndim - 1) + [(0, slate_size - 1), (0, 0)])
-    p = jax.nn.softmax(top_r[..., :slate_size], axis=-1)
-    zbar = jnp.einsum("nms,nmsp->nmp", p, zs[..., :slate_size, :])
-    w_ref, w_duel = slope(top_r[..., 0] - r_ref), slope(top_r[..., 0] - top_r[..., 1])
-    g = [zs[..., 0, :], zs[..., 0, :] - z_ref, zs[..., 0, :] - zs[..., 1, :]]
-    G = jnp.stack([pad(x) for x in g] + [zs[..., :slate_size, :] - zs[..., :1, :]])
-    F = jnp.stack([pad(g[0] / noise_std), pad(jnp.sqrt(w_ref)[..., None] * g[1]),
-                   pad(jnp.sqrt(w_duel)[..., None] * g[2]),
-                   jnp.sqrt(p)[..., None] * (zs[..., :slate_size, :] - zbar[..., None, :])])
-    kappa = jnp.stack([jnp.broadcast_to(1.0 / jnp.square(noise_std), w_ref.shape).astype(r.dtype),
-                       w_ref, w_duel, w_duel])  # mnl: the best against the runner-up
-    return F, G, kappa
-
-
-def _code(inst: Instance, feedback_name: str, slate_size: int) -> tuple[int, int]:
-    """(index of the feedback model in FEEDBACKS, the slate size to compile with): the slate only
-    matters for mnl (2 <= slate_size <= K required there); other models clip it to K."""
-    if feedback_name not in FEEDBACKS:
-        raise InstanceError(f"unknown feedback model {feedback_name!r} for diagnostics; known: {FEEDBACKS}")
-    K = inst.n_responses
-    if feedback_name == "mnl" and not 2 <= int(slate_size) <= K:
-        raise InstanceError(f"mnl: slate_size must lie in [2, K={K}], got {slate_size}")
-    return FEEDBACKS.index(feedback_name), min(max(int(slate_size), 2), K)
-
-
-def optimal_play_factors(inst: Instance, z: Array, feedback_name: str, noise_std=1.0,
-                         slate_size: int = 3) -> Array:
-    """Hessian factors F [N, M, R, p] of one round of optimal play, with information F^T F:
-
-    scalar:  f = z(y*) / s                                (R = 1)
-    bt_ref:  f = sqrt(w) (z(y*) - z(y0)),  w = sigma'(r(y*) - r(y0))
-    bt_duel: f = sqrt(w) (z(y*) - z(y2)),  w = sigma'(r(y*) - r(y2)), y2 the true runner-up
-    mnl:     f_j = sqrt(p_j) (z(s_j) - zbar), s the top-``slate_size`` responses by true reward,
-             p = softmax(r(s)), zbar = sum_j p_j z(s_j)   (R = slate_size)
-    Ties in the true rewards go to the lower index (as in ``optimal_responses``).
+    scalar:  f = z(y*) / s;   bt_ref: f = sqrt(w) (z(y*) - z(y0)),  w = sigma'(r(y*) - r(y0));
+    bt_duel: f = sqrt(w) (z(y*) - z(y')), y' the second response of the model's rule at the fixed
+             point (the true runner-up for the learner's own rule and ``runner_up``);
+    mnl:     f_j = sqrt(p_j) (z(s_j) - zbar) over the true top slate.
     """
-    code, slate_size = _code(inst, feedback_name, slate_size)
-    F = _all_factors(inst, z, noise_std, slate_size)[0][code]
-    return F if feedback_name == "mnl" else F[..., :1, :]
+    feedback = make_feedback(feedback)
+    r = rewards(inst)
+    ref = jnp.broadcast_to(inst.reference, r.shape[:-1])
+    per_context = jax.vmap(jax.vmap(feedback.optimal_play))
+    return per_context(z, r, ref)
 
 
-def optimal_play_information(inst: Instance, feedback_name: str = "bt_ref", *, noise_std=1.0,
-                             slate_size: int = 3, featurizer: str = "personalized") -> Array:
+def optimal_play_information(inst: Instance, feedback="bt_ref", *,
+                             featurizer: str = "personalized") -> Array:
     """Sigma* = sum_ux nu(u) rho(x|u) F_ux^T F_ux: [p, p]."""
-    F = optimal_play_factors(inst, design(inst, featurizer), feedback_name, noise_std, slate_size)
+    F = optimal_play_factors(inst, design(inst, featurizer), feedback)[0]
     return _gram(F, jnp.where(support_mask(inst), inst.user_probs[:, None] * inst.prompt_probs, 0.0))
 
 
@@ -222,20 +179,20 @@ def _rank(e: Array, threshold: Array) -> Array:
     return jnp.sum((e > threshold) & (e > 0)).astype(jnp.int32)
 
 
-@functools.partial(jax.jit, static_argnames=("slate_size", "featurizer"))
-def _diagnose(inst, code, noise_std, rtol, slate_size, featurizer) -> Diagnostics:
+@functools.partial(jax.jit, static_argnames=("feedback", "featurizer"))
+def _diagnose(inst, rtol, feedback, featurizer) -> Diagnostics:
     """The compiled program. Matrix products at full float precision: GPUs otherwise use TF32
     for float32 products (about 1e-3 relative error), too coarse for the eigenvalue tolerances."""
     with jax.default_matmul_precision("highest"):
-        return _diagnose_body(inst, code, noise_std, rtol, slate_size, featurizer)
+        return _diagnose_body(inst, rtol, feedback, featurizer)
 
 
-def _diagnose_body(inst, code, noise_std, rtol, slate_size, featurizer) -> Diagnostics:
+def _diagnose_body(inst, rtol, feedback, featurizer) -> Diagnostics:
     dtype = inst.features.dtype
     rtol = jnp.asarray(rtol, dtype)
     mask = support_mask(inst)
     z = design(inst, featurizer)
-    F, G, kap = (x[code] for x in _all_factors(inst, z, noise_std, slate_size))
+    F, G, kap = optimal_play_factors(inst, z, feedback)
     sigma = _gram(F, jnp.where(mask, inst.user_probs[:, None] * inst.prompt_probs, 0.0))
     cover = _gram(G, mask.astype(dtype))  # the verdict's unweighted coverage matrix
     # one batched eigendecomposition of G_D, Sigma° and Sigma*, then the others in sequence
@@ -273,30 +230,33 @@ def _diagnose_body(inst, code, noise_std, rtol, slate_size, featurizer) -> Diagn
         plateau_scale=jnp.where(resolved, 1.0 / (kappa * lambda_D * d_min**2), jnp.inf).astype(dtype))
 
 
-def diagnose(inst: Instance, feedback_name: str = "bt_ref", noise_std=1.0, rtol=1e-5,
-             slate_size: int = 3, featurizer: str = "personalized") -> Diagnostics:
-    """Diagnostics of one instance for a feedback model and a learner design (pure; jitted inside,
-    one compiled program per instance shape, slate size and design, shared by all feedback models).
-
-    noise_std: s of ``scalar`` feedback; rtol: the relative eigenvalue tolerance (module doc);
-    slate_size: the ``mnl`` slate (2 <= slate_size <= K); featurizer: "personalized" (z = h ⊗ phi),
-    "personalized+shared" (z = [h ⊗ phi, phi]) or "population" (z = phi, the non-personalized
-    learner). vmap it over a batch of instances; ``diagnose_checked`` validates and does that.
-    """
-    code, slate_size = _code(inst, feedback_name, slate_size)
-    if featurizer not in FEATURIZERS:
-        raise InstanceError(f"unknown featurizer {featurizer!r}; known: {sorted(FEATURIZERS)}")
-    out = _diagnose(inst, jnp.int32(code), noise_std, rtol, slate_size, featurizer)
-    return out.replace(feedback=feedback_name, featurizer=featurizer)
+def diagnose(inst: Instance, feedback: str | FeedbackModel = "bt_ref", rtol=1e-5,
+             featurizer: str = "personalized") -> Diagnostics:
+    """Diagnostics of one instance for a feedback model (a ``FeedbackModel`` or its name, its
+    options included: the scalar noise, the duel's second-response rule, the slate size) and a
+    learner design (pure; jitted inside, one compiled program per instance shape, model and
+    design). rtol: the relative eigenvalue tolerance (module doc); featurizer: "personalized"
+    (z = h ⊗ phi), "personalized+shared" (z = [h ⊗ phi, phi]) or "population" (z = phi, the
+    non-personalized learner). vmap it over a batch of instances; ``diagnose_checked`` validates
+    and does that."""
+    feedback = make_feedback(feedback)
+    make_featurizer(featurizer)
+    out = _diagnose(inst, rtol, feedback, featurizer)
+    return out.replace(feedback=feedback.label, featurizer=featurizer)
 
 
-def diagnose_checked(inst: Instance, feedback_name: str = "bt_ref", *, noise_std=1.0, rtol=1e-5,
-                     slate_size: int = 3, featurizer: str = "personalized") -> Diagnostics:
+def diagnose_checked(inst: Instance, feedback: str | FeedbackModel = "bt_ref", *, rtol=1e-5,
+                     featurizer: str = "personalized") -> Diagnostics:
     """Validate the instance (or batch [B]) and the options on the host, then diagnose it (a batch
     in one vmapped call). Returns Diagnostics with a leading [B] axis for a batch."""
     validate(inst)
-    if not (float(noise_std) > 0 and 0 < float(rtol) < 1):
-        raise InstanceError(f"diagnose: need noise_std > 0 and 0 < rtol < 1, got {noise_std}, {rtol}")
-    fn = functools.partial(diagnose, feedback_name=feedback_name, noise_std=noise_std, rtol=rtol,
-                           slate_size=slate_size, featurizer=featurizer)
+    feedback = make_feedback(feedback)
+    feedback.check(inst.n_responses)
+    try:
+        rtol_ok = 0 < float(rtol) < 1
+    except (TypeError, ValueError):
+        rtol_ok = False
+    if not rtol_ok:
+        raise InstanceError(f"diagnose: need 0 < rtol < 1, got {rtol!r}")
+    fn = functools.partial(diagnose, feedback=feedback, rtol=rtol, featurizer=featurizer)
     return jax.vmap(fn)(inst) if inst.batch_shape else fn(inst)

@@ -104,11 +104,11 @@ def format_diagnostics(diag: Diagnostics, title: str = "instance") -> str:
     return "\n".join(lines)
 
 
-def summarize_instance(inst, feedback_name: str = "bt_ref", **options) -> dict[str, Any]:
+def summarize_instance(inst, feedback="bt_ref", **options) -> dict[str, Any]:
     """Validate, diagnose and summarise one instance: the dict every experiment stores beside its
     results (``options``: those of ``diagnose_checked``)."""
     from jaxpa.diagnostics.instance_diagnostics import diagnose_checked
 
     if inst.batch_shape:
         raise ValueError("summarize_instance: expects one instance; index the batch first")
-    return diagnostics_summary(diagnose_checked(inst, feedback_name, **options))
+    return diagnostics_summary(diagnose_checked(inst, feedback, **options))

@@ -1,25 +1,30 @@
-"""Instance families (MODEL.md §6) as pure functions ``family(key, **hyper) -> Instance``.
+"""Instance families (MODEL.md §6) as pure functions ``family(key, **hyper) -> Instance``, and
+their registry.
 
-Every family draws by rejection until the smallest positive gap over the support is at least
-``min_gap`` (a ``lax.while_loop``, so a family is jittable and vmappable over keys: ``jax.vmap(
-lambda k: f1_diverse(k))(keys)`` is a batch of instances). If ``max_tries`` draws all fail, the last
-draw is returned; ``make_family`` (the checked entry point) then raises.
+F1 diverse (UD holds), F2 homogeneous, F3 clustered (heads span, UD fails), F4 interpolation dial
+eta, F5 minority mass p, F6 no margin. Families draw by rejection until the smallest positive gap
+over the support is at least ``min_gap`` (a ``lax.while_loop``, so a family is jittable and
+vmappable over keys: ``jax.vmap(lambda k: f1_diverse(k))(keys)`` is a batch of instances). If
+``max_tries`` draws all fail, the last draw is returned; ``make_family`` (the checked entry point)
+then raises. F4 and F5 draw their random parts independently of the dial (eta, p), so ``vmap``
+over the dial with one key moves a single instance along it.
 """
 from __future__ import annotations
 
 import functools
+import inspect
 from typing import Callable
 
+import numpy as np
 import jax
 import jax.numpy as jnp
 
-from jaxpa.envs.instance import Instance, InstanceError, min_gap, optimal_responses
-from jaxpa.envs.more_families import (f3_clustered, f4_interpolation, f5_minority,
-                                      f6_no_margin)
-from jaxpa.envs.sampling import gap_at_least, reject, sphere_instance, unit
+from jaxpa.envs.keys import check_key
+from jaxpa.envs.instance import Instance, InstanceError, gaps, min_gap, optimal_responses
+from jaxpa.envs.sampling import (gap_at_least, optimal_play_spans, reject, sphere_instance, spread,
+                                 unit)
 
 Array = jax.Array
-
 
 def f1_diverse(key: Array, n_users: int = 6, k: int = 2, d: int = 3, n_responses: int = 4,
                n_prompts: int = 6, scale: float = 2.0, min_gap: float = 0.1,
@@ -28,16 +33,14 @@ def f1_diverse(key: Array, n_users: int = 6, k: int = 2, d: int = 3, n_responses
     features phi(x, y) on the unit sphere of R^d, W ~ N(0, scale^2 / k), reference y0(x) = 0.
 
     With n_users * n_prompts >= k * d the differences z(y*) - z(y0) span R^{kd} generically, so
-    optimal play alone identifies vec W; the rare draws where it does not (bt_ref diagnostics say
-    UD fails) are rejected too.
+    optimal play alone identifies vec W (UD holds under bt_ref); the rare draws where they do not
+    are rejected too.
     """
     def draw(key):
         return sphere_instance(key, n_users, k, d, n_responses, n_prompts, scale)
 
-    from jaxpa.diagnostics.instance_diagnostics import diagnose  # (diagnostics imports envs)
-
-    def accept(inst):  # about 0.2% of draws fail UD (y* = y0 almost everywhere): reject them
-        return gap_at_least(inst, min_gap) & diagnose(inst, "bt_ref").ud_holds
+    def accept(inst):  # a few draws have y* = y0 almost everywhere: reject them
+        return gap_at_least(inst, min_gap) & optimal_play_spans(inst)
 
     return reject(draw, accept, key, max_tries)
 
@@ -65,6 +68,94 @@ def f2_homogeneous(key: Array, n_users: int = 4, k: int = 2, d: int = 4, n_respo
     return reject(draw, accept, key, max_tries)
 
 
+def f3_clustered(key: Array, n_per_cluster: int = 3, d: int = 3, n_responses: int = 4,
+                 scale: float = 2.0, min_gap: float = 0.1, max_close_gap: float = 0.4,
+                 max_tries: int = 20000) -> Instance:
+    """F3 (UD fails, head rank full): two clusters of identical users with heads h_a, h_b that
+    span R^2 (|det| >= 0.3), one prompt, and the *same* optimal response y* != y0 for both
+    clusters; cluster b has a runner-up within ``max_close_gap`` of y*. Optimal play only
+    excites R^2 ⊗ (phi* - phi0), so the directions that separate y* from b's runner-up stay
+    uncovered: heads spanning R^k is not enough.
+    """
+    def draw(key):
+        kh, kw, kf = jax.random.split(key, 3)
+        h = unit(jax.random.normal(kh, (2, 2), jnp.float32))
+        return Instance.create(
+            features=unit(jax.random.normal(kf, (1, n_responses, d), jnp.float32)),
+            reference=jnp.zeros((1,), jnp.int32),
+            heads=jnp.repeat(h, n_per_cluster, axis=0),
+            W=scale / jnp.sqrt(2.0) * jax.random.normal(kw, (2, d), jnp.float32))
+
+    def accept(inst):
+        y = optimal_responses(inst)[:, 0]
+        g = gaps(inst)[-1, 0]  # cluster b
+        close = jnp.min(jnp.where(g > 0, g, jnp.inf))
+        return (gap_at_least(inst, min_gap) & jnp.all(y == y[0]) & (y[0] != 0)
+                & (close <= max_close_gap) & (spread(inst.heads[0], inst.heads[-1]) >= 0.3))
+
+    return reject(draw, accept, key, max_tries)
+
+
+def f4_interpolation(key: Array, eta: float = 0.5, n_users: int = 8, k: int = 2, d: int = 3,
+                     n_responses: int = 4, n_prompts: int = 6, scale: float = 2.0,
+                     min_gap: float = 0.1, max_tries: int = 20000) -> Instance:
+    """F4 (lambda_D grows with eta): h_u = (1 - eta) h_bar + eta xi_u with unit h_bar, xi_u.
+
+    The base (eta = 0: every user has h_bar) is drawn by rejection so that its Delta_min >=
+    min_gap; xi is drawn from an independent key, so the instance moves continuously with eta.
+    The gap guarantee holds at eta = 0 only: diagnostics report Delta_min for other eta.
+    At eta = 0 the heads do not span and D shrinks to h_bar ⊗ R^d (covered by n_prompts >= d
+    prompts); for small eta > 0 D is the whole R^{kd} and lambda_D is small.
+    """
+    k_base, k_xi = jax.random.split(key)
+
+    def draw(key):
+        kh, kw, kf = jax.random.split(key, 3)
+        h_bar = unit(jax.random.normal(kh, (k,), jnp.float32))
+        return Instance.create(
+            features=unit(jax.random.normal(kf, (n_prompts, n_responses, d), jnp.float32)),
+            reference=jnp.zeros((n_prompts,), jnp.int32),
+            heads=jnp.tile(h_bar, (n_users, 1)),
+            W=scale / jnp.sqrt(k) * jax.random.normal(kw, (k, d), jnp.float32))
+
+    base = reject(draw, lambda inst: gap_at_least(inst, min_gap), k_base, max_tries)
+    xi = unit(jax.random.normal(k_xi, (n_users, k), jnp.float32))
+    return base.replace(heads=(1.0 - eta) * base.heads + eta * xi)
+
+
+def f5_minority(key: Array, p: float = 0.1, n_major: int = 4, n_minor: int = 2, d: int = 3,
+                n_responses: int = 4, n_prompts: int = 6, scale: float = 2.0,
+                min_gap: float = 0.1, max_tries: int = 20000) -> Instance:
+    """F5 (lambda_D proportional to p): a majority (mass 1 - p) of users with head h_maj and a
+    minority (mass p) with head h_min (k = 2, |det| >= 0.3). With n_prompts >= d prompts, optimal
+    play by each group covers its head ⊗ R^d, so the directions only the minority excites are
+    seen at rate p. The draw does not depend on p (0 < p < 1)."""
+    def draw(key):
+        kh, kw, kf = jax.random.split(key, 3)
+        h = unit(jax.random.normal(kh, (2, 2), jnp.float32))
+        heads = jnp.concatenate([jnp.tile(h[0], (n_major, 1)), jnp.tile(h[1], (n_minor, 1))])
+        return Instance.create(
+            features=unit(jax.random.normal(kf, (n_prompts, n_responses, d), jnp.float32)),
+            reference=jnp.zeros((n_prompts,), jnp.int32), heads=heads,
+            W=scale / jnp.sqrt(2.0) * jax.random.normal(kw, (2, d), jnp.float32))
+
+    def accept(inst):
+        return gap_at_least(inst, min_gap) & (spread(inst.heads[0], inst.heads[-1]) >= 0.3)
+
+    inst = reject(draw, accept, key, max_tries)
+    nu = jnp.concatenate([jnp.full((n_major,), (1.0 - p) / n_major),
+                          jnp.full((n_minor,), p / n_minor)]).astype(inst.user_probs.dtype)
+    return inst.replace(user_probs=nu)
+
+
+def f6_no_margin(key: Array, n_users: int = 64, k: int = 2, d: int = 3, n_responses: int = 4,
+                 n_prompts: int = 6, scale: float = 2.0) -> Instance:
+    """F6 (UD holds, no margin): many users with heads drawn continuously on the sphere, so some
+    user is nearly indifferent between two responses: Delta_min is as small as the draw makes it
+    (no rejection). Greedy is expected to pay about log T here."""
+    return sphere_instance(key, n_users, k, d, n_responses, n_prompts, scale)
+
+
 FAMILIES: dict[str, Callable[..., Instance]] = {
     "f1": f1_diverse, "f2": f2_homogeneous, "f3": f3_clustered, "f4": f4_interpolation,
     "f5": f5_minority, "f6": f6_no_margin}
@@ -74,17 +165,44 @@ FAMILIES: dict[str, Callable[..., Instance]] = {
 GAP_GUARANTEED = ("f1", "f2", "f3", "f5")
 
 
-@functools.lru_cache(maxsize=None)
+SIZE_NAMES = ("n_users", "k", "d", "n_responses", "n_prompts", "n_per_cluster", "n_major",
+              "n_minor", "max_tries")
+
+
+def check_family_options(name: str, hyper: dict) -> None:
+    """Reject, before compiling, unknown option names and sizes that make no instance (an
+    integer >= 1; n_responses >= 2), naming the option."""
+    if name not in FAMILIES:
+        raise InstanceError(f"unknown family {name!r}; known: {sorted(FAMILIES)}")
+    params = inspect.signature(FAMILIES[name]).parameters
+    unknown = sorted(set(hyper) - set(params) - {"key"})
+    if unknown or "key" in hyper:
+        raise InstanceError(f"family {name}: unknown options {unknown or ['key']}; it takes "
+                            f"{[p for p in params if p != 'key']}")
+    for opt, value in hyper.items():
+        if opt in SIZE_NAMES:
+            low = 2 if opt == "n_responses" else 1
+            if isinstance(value, bool) or not isinstance(value, (int, np.integer)) \
+                    or value < low:
+                raise InstanceError(f"family {name}: {opt} must be an integer >= {low}, got "
+                                    f"{value!r}")
+        elif isinstance(value, bool) or not isinstance(value, (int, float, np.number)):
+            raise InstanceError(f"family {name}: {opt} must be a number, got {value!r}")
+        elif not np.isfinite(float(value)):
+            raise InstanceError(f"family {name}: {opt} must be finite, got {value!r}")
+
+
+@functools.lru_cache(maxsize=64)
 def _jitted(name: str, options: tuple):
     return jax.jit(functools.partial(FAMILIES[name], **dict(options)))
 
 
 def make_family(name: str, key: Array, **hyper) -> Instance:
-    """Draw one instance of a named family (jitted once per name and options), checking that
-    the gap guarantee was met where the family makes one."""
-    if name not in FAMILIES:
-        raise KeyError(f"unknown family {name!r}; known: {sorted(FAMILIES)}")
-    inst = _jitted(name, tuple(sorted(hyper.items())))(key)
+    """Draw one instance of a named family (jitted once per name and options; the 64 most recent
+    kept), checking the options first and, after the draw, that the gap guarantee was met where
+    the family makes one."""
+    check_family_options(name, hyper)
+    inst = _jitted(name, tuple(sorted(hyper.items())))(check_key(key))
     threshold = hyper.get("min_gap", 0.1)
     if name in GAP_GUARANTEED and float(min_gap(inst)) < threshold:
         raise InstanceError(f"family {name}: no draw met min_gap={threshold} within max_tries; "

@@ -49,6 +49,10 @@ class Instance:
         """Build an instance with explicit dtypes; uniform nu / rho and beta = 0 by default."""
         features = jnp.asarray(features, dtype)
         heads = jnp.asarray(heads, dtype)
+        if features.ndim < 3 or heads.ndim < 2:
+            raise InstanceError(f"Instance.create: features need shape [M, K, d] and heads [N, k] "
+                                f"(a leading batch axis allowed), got {features.shape} and "
+                                f"{heads.shape}")
         n_users, n_prompts, d = heads.shape[-2], features.shape[-3], features.shape[-1]
         if user_probs is None:
             user_probs = jnp.full((n_users,), 1.0 / n_users, dtype)
@@ -155,11 +159,18 @@ def validate(inst: Instance, *, batched: bool | None = None) -> None:
     if leaves["reference"].size and (leaves["reference"].min() < 0 or leaves["reference"].max() >= K):
         raise InstanceError(f"reference: indices must lie in [0, {K}), got min "
                             f"{leaves['reference'].min()} max {leaves['reference'].max()}")
-    for name in ("features", "heads", "W", "user_probs", "prompt_probs", "shared"):
-        if not np.issubdtype(leaves[name].dtype, np.floating):
-            raise InstanceError(f"{name}: expected a floating dtype, got {leaves[name].dtype}")
+    floats = ("features", "heads", "W", "user_probs", "prompt_probs", "shared")
+    for name in floats:
+        dtype = leaves[name].dtype
+        if dtype not in (np.float32, np.float64):
+            raise InstanceError(f"{name}: dtype {dtype} is not supported; use float32 or float64 "
+                                f"(Instance.create casts)")
         if not np.all(np.isfinite(leaves[name])):
             raise InstanceError(f"{name}: contains NaN or inf")
+    kinds = {name: str(leaves[name].dtype) for name in floats}
+    if len(set(kinds.values())) > 1:
+        raise InstanceError(f"mixed precision: every floating field needs one dtype, got {kinds} "
+                            f"(Instance.create casts them to one)")
     for name, axis in (("user_probs", -1), ("prompt_probs", -1)):
         p = leaves[name]
         if np.any(p < 0):
@@ -170,8 +181,16 @@ def validate(inst: Instance, *, batched: bool | None = None) -> None:
                                 f"(sums range over [{s.min():.6g}, {s.max():.6g}])")
 
 
-def validate_horizon(horizon) -> int:
-    """A horizon is a positive Python int; anything else is rejected before compiling."""
+MAX_ROUNDS = 2**31 - 2  # rounds are int32 (0-based), and round 2^31 - 1 keys the learner's init
+
+
+def validate_horizon(horizon, name: str = "horizon") -> int:
+    """A horizon is a positive integer below 2^31 - 1; anything else is rejected before
+    compiling. ``name`` is what the message calls it (``chunk``, ``--horizon``, ...)."""
     if isinstance(horizon, bool) or not isinstance(horizon, (int, np.integer)) or horizon <= 0:
-        raise InstanceError(f"horizon: expected a positive integer number of rounds, got {horizon!r}")
+        raise InstanceError(f"{name}: expected a positive integer number of rounds, got "
+                            f"{horizon!r}")
+    if horizon > MAX_ROUNDS:
+        raise InstanceError(f"{name}: {horizon} rounds exceed the int32 round counter "
+                            f"(at most {MAX_ROUNDS})")
     return int(horizon)

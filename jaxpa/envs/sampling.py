@@ -7,7 +7,7 @@ from typing import Callable
 import jax
 import jax.numpy as jnp
 
-from jaxpa.envs.instance import Instance, min_gap
+from jaxpa.envs.instance import Instance, min_gap, optimal_responses, support_mask
 
 Array = jax.Array
 
@@ -52,3 +52,22 @@ def reject(draw: Callable[[Array], Instance], accept: Callable[[Instance], Array
 def gap_at_least(inst: Instance, threshold: float) -> Array:
     """Delta_min >= threshold (so no exact ties at the top either)."""
     return min_gap(inst) >= threshold
+
+
+def spread(a: Array, b: Array) -> Array:
+    """|det[a; b]| for unit a, b in R^2: how far two heads are from parallel."""
+    return jnp.abs(a[0] * b[1] - a[1] * b[0])
+
+
+def optimal_play_spans(inst: Instance, rtol: float = 1e-5) -> Array:
+    """Whether the bt_ref optimal-play rows z_u(x, y*) - z_u(x, y0), z = h ⊗ phi, over the
+    supported (u, x) span all of R^{kd}: then optimal play identifies vec W and UD holds whatever
+    D is (a sufficient condition, exact when D = R^{kd}, the generic case). Bool scalar."""
+    y = optimal_responses(inst)                                            # [N, M]
+    phi_star = jnp.take_along_axis(inst.features[None], y[..., None, None], axis=2)[:, :, 0]
+    phi_ref = jnp.take_along_axis(inst.features, inst.reference[:, None, None], axis=1)[:, 0]
+    dphi = jnp.where((y == inst.reference[None])[..., None], 0.0, phi_star - phi_ref[None])
+    rows = (inst.heads[:, None, :, None] * dphi[:, :, None, :]).reshape(-1, inst.k * inst.d)
+    rows = rows * support_mask(inst).reshape(-1, 1)
+    e = jnp.linalg.eigvalsh(rows.T @ rows)
+    return jnp.sum(e > rtol * jnp.maximum(e[-1], 0.0)) == inst.k * inst.d

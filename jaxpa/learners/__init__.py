@@ -1,6 +1,12 @@
-from jaxpa.learners.base import Featurizer, Learner, personalized, population, random_argmax
-from jaxpa.learners.glm import GLMState, GreedyHParams, greedy, oracle, uniform
-from jaxpa.learners.explore import EpsGreedyHParams, EtcHParams
-from jaxpa.learners.optimistic import UcbHParams
-from jaxpa.learners.thompson import TsHParams
-from jaxpa.learners.registry import LEARNERS, for_horizon, make_learner
+"""Learners (MODEL.md §4): the protocol, the GLM core, exploration wrappers, the zoo and its
+registry, and the helpers a learner of your own needs."""
+from jaxpa.envs.draws import random_argmax, top_slate, uniform_index
+from jaxpa.learners.base import Learner, NoHParams, keep_state
+from jaxpa.learners.baselines import oracle, uniform
+from jaxpa.learners.design import FEATURIZERS, Featurizer, design, make_featurizer, personalized, population
+from jaxpa.learners.explore import EpsilonHParams, WarmStartHParams, epsilon_greedy, warm_start
+from jaxpa.learners.glm import GLMHParams, GLMState, greedy
+from jaxpa.learners.hparams import check_hparams, flat_hparams, hparam, set_hparams
+from jaxpa.learners.optimistic import UcbHParams, ucb
+from jaxpa.learners.registry import LEARNERS, make_learner
+from jaxpa.learners.thompson import TsHParams, ts

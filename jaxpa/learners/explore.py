@@ -1,120 +1,103 @@
-"""Learners that explore uniformly on purpose: epsilon-greedy and explore-then-commit (MODEL.md §4).
+"""Exploration as wrappers around any learner, optax-style (MODEL.md §4).
 
-Both estimate vec W with the shared ridge MLE (learners/glm.py) and, when not exploring, act like
-greedy: argmax_y <theta, z(y)> with random ties (and the ``second`` policy under ``bt_duel``, the
-top-S slate under ``mnl``). An exploring round plays ``uniform_action`` (learners/base.py).
+``warm_start(learner)`` plays the feedback model's uniform action in the first
+n0 = warm_start + ceil(warm_start_c log T) rounds, then the wrapped learner; with warm_start_c = 0
+it is a warm start of n0 rounds, and explore-then-commit with a fixed m is exactly that (m = n0);
+with warm_start = 0 it is explore-then-commit with m = c log T, the horizon T read from the round's
+context (``ctx.horizon``), so no caller has to set it. ``epsilon_greedy(learner)`` plays the uniform
+action with probability eps_t = min(1, epsilon + epsilon_c / t) (t = 1, 2, ...: the 1-based round)
+and the wrapped learner otherwise: constant eps with epsilon_c = 0, the decaying eps_t = c / t with
+epsilon = 0. Wrappers compose (``epsilon_greedy(warm_start(greedy(fb)))``); their hyperparameters
+nest the wrapped learner's in ``inner`` (``learners.set_hparams`` addresses leaves by name).
 
-- epsilon-greedy: explore with probability eps_t = min(1, epsilon + c / t), t = 1, 2, ... the
-  1-based round (ctx.t + 1). Constant eps: c = 0 (``eps_greedy``); the decaying schedule
-  eps_t = min(1, c / t): epsilon = 0 (``eps_decay``), which explores about c log T rounds in all.
-- explore-then-commit: explore in the first n = m + ceil(c log T) rounds, then commit to greedy.
-  Fixed m: c = 0 (``etc``); m = c log T: m = 0 (``etc_log``). The horizon T is the hyperparameter
-  ``horizon`` (an array like the others, so a sweep over T or c is a vmap); set it to the run's
-  horizon, e.g. with ``registry.for_horizon(hparams, T)``, which ``jaxpa compare`` does.
+The wrapped learner always updates on the round, whoever chose the action. A schedule that depends
+on the round only (the warm start) is a ``lax.cond`` on the unbatched round index, so one branch
+runs; the epsilon coin is per seed.
 """
 from __future__ import annotations
+
+from typing import Any
 
 import jax
 import jax.numpy as jnp
 from flax import struct
 
-from jaxpa.envs.feedback import FeedbackModel
-from jaxpa.learners.base import Featurizer, Learner, personalized, random_argmax, uniform_action
-from jaxpa.learners.duel import check_second, duel_action
-from jaxpa.learners.glm import GLMState, glm_initializer, observe_glm
+from jaxpa.envs.draws import uniform01
+from jaxpa.learners.base import Learner
+from jaxpa.learners.hparams import hparam
 
 Array = jax.Array
 
 
 @struct.dataclass
-class EpsGreedyHParams:
-    """ridge: prior precision; epsilon: constant exploration rate; c: decaying rate c / t."""
+class WarmStartHParams:
+    """inner: the wrapped learner's hyperparameters; warm_start: uniform rounds m (n0);
+    warm_start_c: c of c log T more uniform rounds (explore-then-commit with m = c log T)."""
 
-    ridge: Array
-    epsilon: Array
-    c: Array
+    inner: Any
+    warm_start: Array = hparam("int", low=0, max_horizon=True)
+    warm_start_c: Array = hparam("float", low=0.0)
 
 
 @struct.dataclass
-class EtcHParams:
-    """ridge: prior precision; m: fixed exploration rounds; c, horizon: c log(horizon) more."""
+class EpsilonHParams:
+    """inner: the wrapped learner's hyperparameters; epsilon: constant exploration rate;
+    epsilon_c: c of the decaying rate c / t."""
 
-    ridge: Array
-    m: Array
-    c: Array
-    horizon: Array
-
-
-def greedy_action(feedback: FeedbackModel, featurizer: Featurizer, second: str, key: Array,
-                  state: GLMState, ctx) -> Array:
-    """Greedy's action [A] on the current estimate (random ties)."""
-    k_tie, k_second = jax.random.split(key)
-    scores = featurizer.scores(ctx.head, ctx.features, state.theta)
-    first = random_argmax(k_tie, scores)
-    return duel_action(feedback, second, k_second, scores, first, ctx.reference)
+    inner: Any
+    epsilon: Array = hparam("float", low=0.0, high=1.0)
+    epsilon_c: Array = hparam("float", low=0.0)
 
 
-def explore_or_greedy(feedback, featurizer, second, key, state, ctx, explore: Array) -> Array:
-    """``uniform_action`` where ``explore`` (a bool scalar) holds, else ``greedy_action``."""
-    k_unif, k_greedy = jax.random.split(key)
-    return jnp.where(explore, uniform_action(feedback, k_unif, ctx.features.shape[0]),
-                     greedy_action(feedback, featurizer, second, k_greedy, state, ctx))
+def exploration_rounds(hparams: WarmStartHParams, horizon: Array) -> Array:
+    """n0 = warm_start + ceil(warm_start_c log T) (int32 scalar)."""
+    log_t = jnp.log(jnp.maximum(horizon, 1).astype(jnp.float32))
+    extra = jnp.ceil(hparams.warm_start_c.astype(jnp.float32) * log_t)
+    return hparams.warm_start + jnp.minimum(extra, 2.0**30).astype(jnp.int32)
 
 
-def exploration_rate(hparams: EpsGreedyHParams, t: Array) -> Array:
-    """eps_t = min(1, epsilon + c / (t + 1)) for the 0-based round index t: float scalar."""
-    return jnp.minimum(1.0, hparams.epsilon + hparams.c / (t + 1.0))
+def exploration_rate(hparams: EpsilonHParams, t: Array) -> Array:
+    """eps_t = min(1, epsilon + epsilon_c / (t + 1)) for the 0-based round index t (float32)."""
+    return jnp.minimum(1.0, hparams.epsilon + hparams.epsilon_c / (t + 1.0))
 
 
-def exploration_rounds(hparams: EtcHParams) -> Array:
-    """n = m + ceil(c log T): the number of uniform rounds before committing (float scalar)."""
-    return hparams.m + jnp.ceil(hparams.c * jnp.log(jnp.maximum(hparams.horizon, 1.0)))
+def _wrap(learner: Learner, name: str, explore_when, default_hparams) -> Learner:
+    """A learner that plays the uniform action where ``explore_when(key, ctx, hparams)`` holds
+    and the wrapped learner's action otherwise."""
+    feedback = learner.feedback
+
+    def init(key, inst, hparams):
+        return learner.init(key, inst, hparams.inner)
+
+    def act(key, state, ctx, hparams):
+        k_rule, k_unif, k_inner = jax.random.split(key, 3)
+        return jax.lax.cond(explore_when(k_rule, ctx, hparams),
+                            lambda: feedback.uniform_action(k_unif, ctx.features.shape[0]),
+                            lambda: learner.act(k_inner, state, ctx, hparams.inner))
+
+    def update(state, ctx, action, obs, hparams):
+        return learner.update(state, ctx, action, obs, hparams.inner)
+
+    return Learner(f"{name}({learner.name})", feedback, init, act, update, default_hparams)
 
 
-def eps_greedy(feedback: FeedbackModel, featurizer: Featurizer | None = None,
-               second: str = "reference", schedule: str = "constant") -> Learner:
-    """epsilon-greedy; ``schedule`` ("constant" or "decay") only sets the name and the defaults
-    (epsilon = 0.05, c = 0, or epsilon = 0, c = 10); the rule is always eps_t above."""
-    featurizer = featurizer or personalized()
-    check_second("eps_greedy", second)
-    defaults = {"constant": (0.05, 0.0), "decay": (0.0, 10.0)}
-    if schedule not in defaults:
-        raise ValueError(f"eps_greedy: unknown schedule {schedule!r}; known: {sorted(defaults)}")
-    epsilon, c = defaults[schedule]
+def warm_start(learner: Learner, n0: int = 0, c: float = 0.0) -> Learner:
+    """Uniform actions for the first warm_start + ceil(warm_start_c log T) rounds (defaults n0,
+    c), then ``learner``."""
+    def explore_when(key, ctx, hp):
+        return ctx.t < exploration_rounds(hp, ctx.horizon)
 
-    def act(key, state, ctx, hparams: EpsGreedyHParams) -> Array:
-        k_coin, k_act = jax.random.split(key)
-        explore = jax.random.uniform(k_coin) < exploration_rate(hparams, ctx.t)
-        return explore_or_greedy(feedback, featurizer, second, k_act, state, ctx, explore)
-
-    def default_hparams() -> EpsGreedyHParams:
-        return EpsGreedyHParams(ridge=jnp.float32(1.0), epsilon=jnp.float32(epsilon),
-                                c=jnp.float32(c))
-
-    name = "eps_greedy" if schedule == "constant" else "eps_decay"
-    return Learner(f"{name}[{featurizer.name}]", feedback, glm_initializer(featurizer), act,
-                   observe_glm(feedback, featurizer), default_hparams)
+    return _wrap(learner, "warm_start", explore_when, lambda: WarmStartHParams(
+        inner=learner.default_hparams(), warm_start=jnp.int32(n0),
+        warm_start_c=jnp.float32(c)))
 
 
-def explore_then_commit(feedback: FeedbackModel, featurizer: Featurizer | None = None,
-                        second: str = "reference", schedule: str = "fixed") -> Learner:
-    """Explore-then-commit; ``schedule`` ("fixed" or "log") only sets the name and the defaults
-    (m = 100, c = 0, or m = 0, c = 20, both with horizon = 1000: set it to the run's horizon)."""
-    featurizer = featurizer or personalized()
-    check_second("etc", second)
-    defaults = {"fixed": (100.0, 0.0), "log": (0.0, 20.0)}
-    if schedule not in defaults:
-        raise ValueError(f"etc: unknown schedule {schedule!r}; known: {sorted(defaults)}")
-    m, c = defaults[schedule]
+def epsilon_greedy(learner: Learner, epsilon: float = 0.05, c: float = 0.0) -> Learner:
+    """Uniform actions with probability min(1, epsilon + c / t) (defaults epsilon, c), else
+    ``learner``; the coin is one float32 uniform (the same stream in float64 runs)."""
+    def explore_when(key, ctx, hp):
+        return uniform01(key) < exploration_rate(hp, ctx.t)
 
-    def act(key, state, ctx, hparams: EtcHParams) -> Array:
-        explore = ctx.t < exploration_rounds(hparams)
-        return explore_or_greedy(feedback, featurizer, second, key, state, ctx, explore)
-
-    def default_hparams() -> EtcHParams:
-        return EtcHParams(ridge=jnp.float32(1.0), m=jnp.float32(m), c=jnp.float32(c),
-                          horizon=jnp.float32(1000.0))
-
-    name = "etc" if schedule == "fixed" else "etc_log"
-    return Learner(f"{name}[{featurizer.name}]", feedback, glm_initializer(featurizer), act,
-                   observe_glm(feedback, featurizer), default_hparams)
+    return _wrap(learner, "epsilon_greedy", explore_when, lambda: EpsilonHParams(
+        inner=learner.default_hparams(), epsilon=jnp.float32(epsilon),
+        epsilon_c=jnp.float32(c)))

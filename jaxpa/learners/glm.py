@@ -2,14 +2,14 @@
 
 Every estimating learner keeps ``GLMState``: the estimate theta [p] and the inverse of the
 regularised information V = ridge * I + sum_t F_t^T F_t, where F_t are the round's Hessian factors
-from the feedback model (feedback.newton_terms). One round updates
+(``feedback.newton_terms``). One round updates
 
     V_inv <- V_inv - V_inv f (1 + f^T V_inv f)^-1 f^T V_inv     (Sherman-Morrison, per factor f)
     theta <- theta + V_inv grad_t(theta)                         (one Newton step on the new datum)
 
-When the datum's likelihood depends on theta through one direction g (scalar and BT feedback:
-grad = a g, negative Hessian h g g^T, ``FeedbackModel.rank_one``), the same update needs one
-product with V_inv: with w = V_inv g and c = 1 + h g.w, the new V_inv g is w / c, so
+When the datum's likelihood depends on theta through one direction g (single-index feedback:
+grad = a g, negative Hessian h g g^T, ``feedback.rank_one``), the same update needs one product
+with V_inv: with w = V_inv g and c = 1 + h g.w, the new V_inv g is w / c, so
 
     V_inv <- V_inv - (h / c) w w^T,      theta <- theta + (a / c) w          (glm_update_rank_one)
 
@@ -17,8 +17,8 @@ For Gaussian (``scalar``) feedback this is recursive least squares: exactly the 
 argmin ||y - Z theta||^2 / s^2 + ridge ||theta||^2 at every t. For logistic (``bt_*``) feedback the
 curvature of each datum is frozen at the estimate it was seen with (an online Newton / extended
 Kalman approximation of the ridge MLE, O(p^2) a round instead of a full Newton solve over all
-data); tests/test_mle.py bounds its distance to the exact ridge MLE computed by SciPy on the logged
-data. V_inv is kept exactly symmetric (the correction is symmetrised) to stop float32 drift.
+data); tests/test_mle.py bounds its distance to the exact ridge MLE on the logged data. V_inv is
+kept exactly symmetric (the correction is symmetrised) to stop float32 drift.
 """
 from __future__ import annotations
 
@@ -27,8 +27,9 @@ import jax.numpy as jnp
 from flax import struct
 
 from jaxpa.envs.feedback import FeedbackModel
-from jaxpa.learners.base import (Featurizer, Learner, make_action, personalized, random_argmax,
-                                 uniform_action, uniform_index)
+from jaxpa.learners.base import Learner
+from jaxpa.learners.design import Featurizer, personalized
+from jaxpa.learners.hparams import hparam
 
 Array = jax.Array
 
@@ -42,11 +43,10 @@ class GLMState:
 
 
 @struct.dataclass
-class GreedyHParams:
-    """ridge: prior precision lambda > 0; warm_start: n0, rounds of uniform play before greedy."""
+class GLMHParams:
+    """ridge: prior precision lambda > 0."""
 
-    ridge: Array
-    warm_start: Array
+    ridge: Array = hparam("float", low=0.0, low_open=True)
 
 
 def glm_init(p: int, ridge: Array, dtype=jnp.float32) -> GLMState:
@@ -68,7 +68,7 @@ def sherman_morrison(V_inv: Array, f: Array) -> Array:
 def glm_initializer(featurizer: Featurizer):
     """The ``init`` of every learner that keeps a ``GLMState`` (hparams need a ``ridge``)."""
 
-    def init(inst, hparams) -> GLMState:
+    def init(key, inst, hparams) -> GLMState:
         return glm_init(featurizer.dim(inst.k, inst.d), hparams.ridge, inst.features.dtype)
 
     return init
@@ -86,7 +86,7 @@ def glm_update_rank_one(state: GLMState, g: Array, a: Array, h: Array) -> GLMSta
 def glm_update(state: GLMState, grad: Array, factors: Array) -> GLMState:
     """Fold one round's likelihood terms (grad [p], factors [R, p]) into the estimate."""
     V_inv = state.V_inv
-    for i in range(factors.shape[0]):  # R is static and small (1 for scalar/BT feedback)
+    for i in range(factors.shape[0]):  # R is static and small (1 for single-index feedback)
         V_inv = sherman_morrison(V_inv, factors[i])
     return GLMState(theta=state.theta + V_inv @ grad, V_inv=V_inv)
 
@@ -96,7 +96,7 @@ def observe_glm(feedback: FeedbackModel, featurizer: Featurizer):
 
     def update(state: GLMState, ctx, action, obs, hparams) -> GLMState:
         z = featurizer.featurize(ctx.head, ctx.features)
-        if feedback.rank_one is not None:
+        if feedback.has_rank_one:
             return glm_update_rank_one(
                 state, *feedback.rank_one(state.theta, z, action, ctx.reference, obs))
         grad, factors = feedback.newton_terms(state.theta, z, action, ctx.reference, obs)
@@ -105,63 +105,14 @@ def observe_glm(feedback: FeedbackModel, featurizer: Featurizer):
     return update
 
 
-def greedy(feedback: FeedbackModel, featurizer: Featurizer | None = None,
-           second: str = "reference") -> Learner:
-    """Greedy ridge MLE: play argmax_y <theta, z(y)> (random ties) after n0 uniform rounds.
-
-    ``second`` picks the second response under ``bt_duel`` (learners/base.py).
-    """
+def greedy(feedback: FeedbackModel, featurizer: Featurizer | None = None) -> Learner:
+    """Greedy ridge MLE: play argmax_y <theta, z(y)> (random ties), the second response of a duel
+    being its runner-up. Warm starts and other exploration are wrappers (learners/explore.py)."""
     featurizer = featurizer or personalized()
 
-    def act(key, state: GLMState, ctx, hparams: GreedyHParams) -> Array:
-        k_tie, k_unif, k_second = jax.random.split(key, 3)
+    def act(key, state: GLMState, ctx, hparams) -> Array:
         scores = featurizer.scores(ctx.head, ctx.features, state.theta)
-        K = ctx.features.shape[0]
-        warm = ctx.t < hparams.warm_start  # a cond: one branch runs when t is not batched
-        first = jax.lax.cond(warm, lambda: uniform_index(k_unif, K),
-                             lambda: random_argmax(k_tie, scores))
-        action = make_action(feedback, second, k_second, scores, first, ctx.reference)
-        if feedback.n_actions >= 2:  # during warm start the whole action is uniform
-            action = jax.lax.cond(warm, lambda: uniform_action(feedback, k_unif, K),
-                                  lambda: action)
-        return action
-
-    def default_hparams() -> GreedyHParams:
-        return GreedyHParams(ridge=jnp.float32(1.0), warm_start=jnp.int32(0))
+        return feedback.choose(key, scores, ctx.reference)
 
     return Learner(f"greedy[{featurizer.name}]", feedback, glm_initializer(featurizer), act,
-                   observe_glm(feedback, featurizer), default_hparams)
-
-
-@struct.dataclass
-class NoHParams:
-    """Learners without hyperparameters still take (and ignore) an empty pytree."""
-
-
-def uniform(feedback: FeedbackModel) -> Learner:
-    """Each response uniform at random, independently (an ``mnl`` slate: distinct responses in a
-    uniformly random order): the no-learning end of every plot."""
-
-    def act(key, state, ctx, hparams):
-        return uniform_action(feedback, key, ctx.features.shape[0])
-
-    return Learner("uniform", feedback, lambda inst, hparams: (), act,
-                   lambda state, ctx, action, obs, hparams: state, NoHParams)
-
-
-def oracle(feedback: FeedbackModel) -> Learner:
-    """Knows W and beta, plays y*_u(x) (the second ``bt_duel`` response too): zero regret."""
-
-    def init(inst, hparams):
-        return (inst.W, inst.shared)
-
-    def act(key, state, ctx, hparams):
-        W, shared = state
-        r = ctx.features @ (ctx.head @ W + shared)
-        best = jnp.argmax(r).astype(jnp.int32)
-        if feedback.name == "mnl":  # a slate of distinct responses, the true top ones
-            return make_action(feedback, "reference", key, r, best, ctx.reference)
-        return jnp.full((feedback.n_actions,), best, jnp.int32)
-
-    return Learner("oracle", feedback, init, act,
-                   lambda state, ctx, action, obs, hparams: state, NoHParams)
+                   observe_glm(feedback, featurizer), lambda: GLMHParams(ridge=jnp.float32(1.0)))

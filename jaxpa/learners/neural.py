@@ -16,9 +16,9 @@ that of the negative log-likelihood (logistic for BT, squared error / s² for sc
 Hyperparameters are arrays (``NeuralHParams``): the learning rate (decaying with t) reaches the
 optimiser through ``optax.inject_hyperparams``, so a learning-rate sweep is a vmap like any other.
 The defaults (Adam, 3e-3, decay exponent 0.5) were picked by a small sweep on F1 with bt_ref.
-Actions: greedy on r̂ (random ties), with probability epsilon a uniform action (epsilon = 0:
-greedy), after ``warm_start`` uniform rounds. The parameters start from the key ``init_seed`` (the
-same for every seed of a run, since ``init`` takes no key).
+Actions: greedy on r̂ (random ties) through ``feedback.choose``; exploration (warm start,
+epsilon) comes from the wrappers of learners/explore.py. The parameters start from the key
+``init`` gets (each seed its own draw).
 """
 from __future__ import annotations
 
@@ -31,7 +31,8 @@ import optax
 from flax import struct
 
 from jaxpa.envs.feedback import FeedbackModel
-from jaxpa.learners.base import Learner, make_action, random_argmax, uniform_action
+from jaxpa.learners.base import Learner
+from jaxpa.learners.hparams import hparam
 
 Array = jax.Array
 
@@ -86,15 +87,10 @@ class NeuralState:
 class NeuralHParams:
     """learning_rate: the optimiser's step size at t = 0, decaying as
     (1 + t / buffer_size)^-lr_decay (``learning_rate()``: a constant step tracks the recent buffer
-    and forgets, a decaying one lets the estimate settle); epsilon: probability of a uniform
-    action; warm_start: uniform rounds before that; init_seed: int32 key of the initial
-    parameters."""
+    and forgets, a decaying one lets the estimate settle)."""
 
-    learning_rate: Array
-    lr_decay: Array
-    epsilon: Array
-    warm_start: Array
-    init_seed: Array
+    learning_rate: Array = hparam("float", low=0.0, low_open=True)
+    lr_decay: Array = hparam("float", low=0.0)
 
 
 def nll_reward_gradient(feedback: FeedbackModel, r_hat: Array, action: Array, reference: Array,
@@ -132,12 +128,12 @@ def _optimizer(optimizer: str | Callable[..., optax.GradientTransformation]):
 
 def neural(feedback: FeedbackModel, hidden: Sequence[int] = (32,), embed_dim: int = 8,
            optimizer: str | Callable[..., optax.GradientTransformation] = "adam",
-           buffer_size: int = 64, n_steps: int = 1, second: str = "reference") -> Learner:
+           buffer_size: int = 64, n_steps: int = 1) -> Learner:
     """ε-greedy on a ``PersonalizedReward`` trained online (see the module docstring).
 
     hidden: torso widths (() for a linear torso); embed_dim: m; optimizer: an optax optimiser
     factory taking ``learning_rate`` (or its name); buffer_size, n_steps: replay size and optimiser
-    steps per round; second: the bt_duel second-response policy (learners/base.py).
+    steps per round.
     """
     hidden = tuple(int(h) for h in hidden)
     if embed_dim < 1 or buffer_size < 1 or n_steps < 1 or any(h < 1 for h in hidden):
@@ -146,10 +142,10 @@ def neural(feedback: FeedbackModel, hidden: Sequence[int] = (32,), embed_dim: in
     make_opt = _optimizer(optimizer)
     model_for = lambda n_users: PersonalizedReward(n_users, embed_dim, hidden)
 
-    def init(inst, hparams: NeuralHParams) -> NeuralState:
+    def init(key, inst, hparams: NeuralHParams) -> NeuralState:
         N, K, d, dtype = inst.n_users, inst.n_responses, inst.d, inst.features.dtype
         A = feedback.n_actions
-        params = model_for(N).init(jax.random.key(hparams.init_seed), jnp.int32(0),
+        params = model_for(N).init(key, jnp.int32(0),
                                    jnp.zeros((K, d), dtype))
         obs = jax.eval_shape(feedback.sample, jax.random.key(0), jnp.zeros((K,), dtype),
                              jnp.arange(A, dtype=jnp.int32) % K, jnp.int32(0))
@@ -162,12 +158,8 @@ def neural(feedback: FeedbackModel, hidden: Sequence[int] = (32,), embed_dim: in
         return NeuralState(params=params, opt_state=opt_state, replay=replay, n_users=N)
 
     def act(key, state: NeuralState, ctx, hparams: NeuralHParams) -> Array:
-        k_tie, k_unif, k_second, k_eps = jax.random.split(key, 4)
         scores = model_for(state.n_users).apply(state.params, ctx.user, ctx.features)
-        first = random_argmax(k_tie, scores)
-        action = make_action(feedback, second, k_second, scores, first, ctx.reference)
-        explore = (ctx.t < hparams.warm_start) | (jax.random.uniform(k_eps) < hparams.epsilon)
-        return jnp.where(explore, uniform_action(feedback, k_unif, ctx.features.shape[0]), action)
+        return feedback.choose(key, scores, ctx.reference)
 
     def update(state: NeuralState, ctx, action, obs, hparams: NeuralHParams) -> NeuralState:
         slot = ctx.t % buffer_size
@@ -195,9 +187,7 @@ def neural(feedback: FeedbackModel, hidden: Sequence[int] = (32,), embed_dim: in
                            n_users=state.n_users)
 
     def default_hparams() -> NeuralHParams:
-        return NeuralHParams(learning_rate=jnp.float32(3e-3), lr_decay=jnp.float32(0.5),
-                             epsilon=jnp.float32(0.0), warm_start=jnp.int32(0),
-                             init_seed=jnp.int32(0))
+        return NeuralHParams(learning_rate=jnp.float32(3e-3), lr_decay=jnp.float32(0.5))
 
     return Learner(f"neural[{'x'.join(map(str, hidden)) or 'linear'},m={embed_dim}]", feedback,
                    init, act, update, default_hparams)

@@ -8,9 +8,11 @@ where the anchor is what the feedback compares y with: nothing (z_anchor = 0) fo
 which makes this exactly LinUCB with ridge lambda (disjoint LinUCB when z is one-hot arm ⊗ context,
 see tests/test_learner_peers.py), and the reference z(y0) for ``bt_ref``, ``bt_duel`` and ``mnl``
 (GLM-UCB on the comparison direction; the reference itself gets no bonus, as playing it teaches
-nothing under ``bt_ref``). Under ``bt_duel`` the option ``second="optimistic"`` picks the challenger
-argmax_y' theta . z(y') + alpha_t ||z(y') - z(y)||_{V^-1} (learners/duel.py); under ``mnl`` the slate
-is the top S by the optimistic score.
+nothing under ``bt_ref``): the anchor is the feedback model's (``feedback.anchor``). Under
+``bt_duel`` with the learner's own second response, the challenger is
+argmax_y' theta . z(y') + alpha_t ||z(y') - z(y)||_{V^-1}, the most optimistic challenger of y
+(y' = y once no challenger is plausibly better); under ``mnl`` the slate is the top S by the
+optimistic score.
 
 The radius alpha_t = alpha sqrt(1 + growth log(1 + t)) grows like sqrt(log t) by default: with a
 constant radius (growth = 0, textbook LinUCB) a response whose estimate is too low and that is
@@ -25,9 +27,10 @@ import jax.numpy as jnp
 from flax import struct
 
 from jaxpa.envs.feedback import FeedbackModel
-from jaxpa.learners.base import Featurizer, Learner, personalized, random_argmax
-from jaxpa.learners.duel import check_second, duel_action
+from jaxpa.learners.base import Learner
+from jaxpa.learners.design import Featurizer, personalized
 from jaxpa.learners.glm import GLMState, glm_initializer, observe_glm
+from jaxpa.learners.hparams import hparam
 
 Array = jax.Array
 
@@ -38,9 +41,9 @@ class UcbHParams:
     how the radius grows with the round, alpha_t = alpha sqrt(1 + growth log(1 + t)) (0: constant
     alpha, the textbook LinUCB; 1, the default: the sqrt(log t) growth of OFUL-style radii)."""
 
-    ridge: Array
-    alpha: Array
-    growth: Array
+    ridge: Array = hparam("float", low=0.0, low_open=True)
+    alpha: Array = hparam("float", low=0.0)
+    growth: Array = hparam("float", low=0.0)
 
 
 def radius(hparams: UcbHParams, t: Array) -> Array:
@@ -54,33 +57,25 @@ def widths(V_inv: Array, diffs: Array) -> Array:
     return jnp.sqrt(jnp.maximum(quad, 0.0))
 
 
-def anchor(feedback: FeedbackModel, z: Array, reference: Array) -> Array:
-    """The feature the bonus is measured from: 0 for ``scalar``, z(y0) otherwise: [p]."""
-    return jnp.zeros_like(z[0]) if feedback.name == "scalar" else z[reference]
-
-
 def ucb_scores(feedback: FeedbackModel, state: GLMState, z: Array, reference: Array,
                alpha: Array) -> Array:
-    """Optimistic scores theta . z(y) + alpha ||z(y) - z_anchor||_{V^-1}: [K]."""
-    return z @ state.theta + alpha * widths(state.V_inv, z - anchor(feedback, z, reference))
+    """Optimistic scores theta . z(y) + alpha ||z(y) - anchor||_{V^-1}: [K]."""
+    return z @ state.theta + alpha * widths(state.V_inv, z - feedback.anchor(z, reference))
 
 
-def ucb(feedback: FeedbackModel, featurizer: Featurizer | None = None,
-        second: str = "reference") -> Learner:
-    """LinUCB / GLM-UCB with the shared online ridge MLE; ``second`` for ``bt_duel``."""
+def ucb(feedback: FeedbackModel, featurizer: Featurizer | None = None) -> Learner:
+    """LinUCB / GLM-UCB with the shared online ridge MLE."""
     featurizer = featurizer or personalized()
-    check_second("ucb", second, own=("optimistic",))
 
     def act(key, state: GLMState, ctx, hparams: UcbHParams) -> Array:
-        k_tie, k_second = jax.random.split(key)
         z = featurizer.featurize(ctx.head, ctx.features)
         alpha = radius(hparams, ctx.t)
         scores = ucb_scores(feedback, state, z, ctx.reference, alpha)
-        first = random_argmax(k_tie, scores)
-        own = None
-        if second == "optimistic":
-            own = z @ state.theta + alpha * widths(state.V_inv, z - z[first])
-        return duel_action(feedback, second, k_second, scores, first, ctx.reference, own)
+
+        def challenger(first):
+            return z @ state.theta + alpha * widths(state.V_inv, z - z[first])
+
+        return feedback.choose(key, scores, ctx.reference, challenger)
 
     def default_hparams() -> UcbHParams:
         return UcbHParams(ridge=jnp.float32(1.0), alpha=jnp.float32(1.0), growth=jnp.float32(1.0))

@@ -1,92 +1,90 @@
-"""Learners by name, for configs and the command line.
+"""Learners by name, for configs and the command line (MODEL.md §4).
 
-``make_learner(name, feedback, **options)`` is cached: the same arguments return the same
-``Learner`` object, so the runner's jit cache recognises it and a second run does not recompile.
+``make_learner(name, feedback, **options)`` builds a learner for a feedback model (a
+``FeedbackModel`` or its name). It is cached (the 256 most recent): the same arguments return the
+same ``Learner`` object, so the runner's compile cache recognises it and a second run does not
+recompile.
 
-The zoo (MODEL.md §4): greedy (warm start n0), eps_greedy (constant eps), eps_decay (eps_t = c/t),
-etc (fixed m), etc_log (m = c log T; set the ``horizon`` hyperparameter with ``for_horizon``),
-ucb (LinUCB / GLM-UCB), ts (Laplace Thompson sampling), uniform, oracle, and the non-personalized
-twins greedy_pop, ucb_pop, ts_pop (one shared reward model: the ``population`` featurizer).
-Options: ``featurizer`` (estimating learners), ``second`` (bt_duel, learners/duel.py).
+Every name is a core learner wrapped in exploration (learners/explore.py), so one hyperparameter
+pytree reaches every knob: greedy, ucb, ts, their non-personalized twins (``*_pop``: one shared
+reward model, heads ignored), unknown_heads and neural carry a ``warm_start`` (default 0);
+etc (m = 100) and etc_log (m = 20 log T) are greedy with a warm start; eps_greedy (eps = 0.05) and
+eps_decay (eps_t = 10 / t) are greedy with an epsilon coin; neural also has one (default 0).
+Options: ``featurizer`` (greedy, ucb, ts, eps_*, etc*), ``cold_start`` (unknown_heads), and the
+model/optimiser options of ``neural``.
 """
 from __future__ import annotations
 
 import functools
 from typing import Callable
 
-import jax.numpy as jnp
-
 from jaxpa.envs.feedback import FeedbackModel, make_feedback
-from jaxpa.learners import explore, glm, optimistic, thompson
-from jaxpa.learners.neural import neural
+from jaxpa.envs.instance import InstanceError
+from jaxpa.learners import baselines, glm, optimistic, thompson
+from jaxpa.learners.base import Learner
+from jaxpa.learners.design import make_featurizer
+from jaxpa.learners.explore import epsilon_greedy, warm_start
 from jaxpa.learners.unknown_heads import unknown_heads
-from jaxpa.learners.base import Learner, personalized, population
-
-FEATURIZERS = {"personalized": lambda: personalized(False),
-               "personalized+shared": lambda: personalized(True),
-               "population": population}
 
 
-def _estimating(factory):
-    def build(feedback, featurizer="personalized", **options):
-        if featurizer not in FEATURIZERS:
-            raise KeyError(f"unknown featurizer {featurizer!r}; known: {sorted(FEATURIZERS)}")
-        return factory(feedback, FEATURIZERS[featurizer](), **options)
-
-    return build
-
-
-def _population(factory):
-    """The non-personalized twin: one shared reward model for everyone (heads ignored)."""
-    def build(feedback, **options):
-        if "featurizer" in options:
-            raise TypeError("a *_pop learner is non-personalized by definition; use the "
-                            "personalized name with featurizer=... instead")
-        return factory(feedback, FEATURIZERS["population"](), **options)
+def _estimating(core, wrap, featurizer_fixed: str | None = None):
+    """A GLM learner ``core(feedback, featurizer)`` under the wrapper ``wrap``; ``*_pop`` names
+    fix the featurizer to ``population``."""
+    def build(feedback, featurizer: str = "personalized", **options):
+        if featurizer_fixed is not None:
+            if featurizer != "personalized":
+                raise InstanceError("a *_pop learner is non-personalized by definition; use the "
+                                    "personalized name with featurizer=... instead")
+            featurizer = featurizer_fixed
+        return wrap(core(feedback, make_featurizer(featurizer), **options))
 
     return build
 
 
-def _with(factory, **fixed):
-    return lambda feedback, featurizer, **options: factory(feedback, featurizer,
-                                                           **fixed, **options)
+def _neural(feedback, **options):
+    from jaxpa.learners.neural import neural  # Flax and Optax are imported only when asked for
+
+    return warm_start(epsilon_greedy(neural(feedback, **options), epsilon=0.0))
 
 
 LEARNERS: dict[str, Callable[..., Learner]] = {
-    "greedy": _estimating(glm.greedy),
-    "uniform": glm.uniform,
-    "oracle": glm.oracle,
-    "eps_greedy": _estimating(_with(explore.eps_greedy, schedule="constant")),
-    "eps_decay": _estimating(_with(explore.eps_greedy, schedule="decay")),
-    "etc": _estimating(_with(explore.explore_then_commit, schedule="fixed")),
-    "etc_log": _estimating(_with(explore.explore_then_commit, schedule="log")),
-    "ucb": _estimating(optimistic.ucb),
-    "ts": _estimating(thompson.ts),
-    "greedy_pop": _population(glm.greedy),
-    "ucb_pop": _population(optimistic.ucb),
-    "ts_pop": _population(thompson.ts),
-    "unknown_heads": unknown_heads,
-    "neural": neural,
+    "greedy": _estimating(glm.greedy, warm_start),
+    "etc": _estimating(glm.greedy, lambda l: warm_start(l, n0=100)),
+    "etc_log": _estimating(glm.greedy, lambda l: warm_start(l, c=20.0)),
+    "eps_greedy": _estimating(glm.greedy, lambda l: epsilon_greedy(l, epsilon=0.05)),
+    "eps_decay": _estimating(glm.greedy, lambda l: epsilon_greedy(l, epsilon=0.0, c=10.0)),
+    "ucb": _estimating(optimistic.ucb, warm_start),
+    "ts": _estimating(thompson.ts, warm_start),
+    "greedy_pop": _estimating(glm.greedy, warm_start, "population"),
+    "ucb_pop": _estimating(optimistic.ucb, warm_start, "population"),
+    "ts_pop": _estimating(thompson.ts, warm_start, "population"),
+    "uniform": baselines.uniform,
+    "oracle": baselines.oracle,
+    "unknown_heads": lambda feedback, **options: warm_start(unknown_heads(feedback, **options)),
+    "neural": _neural,
 }
 
 
-def for_horizon(hparams, horizon: int):
-    """Set a ``horizon`` hyperparameter (explore-then-commit with m = c log T) to the run's
-    horizon; hyperparameters without one are returned unchanged."""
-    if hasattr(hparams, "horizon"):
-        return hparams.replace(horizon=jnp.full_like(hparams.horizon, horizon))
-    return hparams
-
-
-@functools.lru_cache(maxsize=None)
+@functools.lru_cache(maxsize=256)
 def _cached(name: str, feedback: FeedbackModel, options: tuple) -> Learner:
-    return LEARNERS[name](feedback, **dict(options))
+    return _build(name, feedback, dict(options))
+
+
+def _build(name: str, feedback: FeedbackModel, options: dict) -> Learner:
+    try:
+        return LEARNERS[name](feedback, **options)
+    except TypeError as err:
+        raise InstanceError(f"learner {name!r}: bad options {sorted(options)} ({err})") from None
 
 
 def make_learner(name: str, feedback: str | FeedbackModel = "bt_ref", **options) -> Learner:
     """A learner by name for a feedback model (given by name or as a FeedbackModel)."""
     if name not in LEARNERS:
-        raise KeyError(f"unknown learner {name!r}; known: {sorted(LEARNERS)}")
-    if isinstance(feedback, str):
-        feedback = make_feedback(feedback)
-    return _cached(name, feedback, tuple(sorted(options.items())))
+        raise InstanceError(f"unknown learner {name!r}; known: {sorted(LEARNERS)}")
+    feedback = make_feedback(feedback)
+    key = tuple(sorted(options.items()))
+    try:
+        hash(key)
+    except TypeError:  # unhashable options (a model object, say): built anew each time
+        return _build(name, feedback, options)
+    return _cached(name, feedback, key)

@@ -10,8 +10,9 @@ exact Gaussian posterior. Each round draws
 and plays argmax_y theta~ . z(y) (random ties; the top-S slate under ``mnl``). ``scale`` inflates
 the posterior (1 = the plain Laplace posterior). V^{-1/2} comes from an eigendecomposition with
 negative eigenvalues (float32 rounding after many rank-one downdates) clipped at 0, which is why
-``jax.random.multivariate_normal`` (no clipping) is not used. Under ``bt_duel``, ``second=
-"sampled"`` draws an independent second sample for the second response (learners/duel.py).
+``jax.random.multivariate_normal`` (no clipping) is not used. Under ``bt_duel`` with the learner's
+own second response, an independent second sample picks it. The normal draws are float32 (cast to
+the state's dtype), so float64 runs meet the same stream.
 """
 from __future__ import annotations
 
@@ -20,9 +21,10 @@ import jax.numpy as jnp
 from flax import struct
 
 from jaxpa.envs.feedback import FeedbackModel
-from jaxpa.learners.base import Featurizer, Learner, personalized, random_argmax
-from jaxpa.learners.duel import check_second, duel_action
+from jaxpa.learners.base import Learner
+from jaxpa.learners.design import Featurizer, personalized
 from jaxpa.learners.glm import GLMState, glm_initializer, observe_glm
+from jaxpa.learners.hparams import hparam
 
 Array = jax.Array
 
@@ -31,8 +33,8 @@ Array = jax.Array
 class TsHParams:
     """ridge: prior precision lambda > 0; scale: posterior inflation (1 = Laplace posterior)."""
 
-    ridge: Array
-    scale: Array
+    ridge: Array = hparam("float", low=0.0, low_open=True)
+    scale: Array = hparam("float", low=0.0)
 
 
 def posterior_sqrt(V_inv: Array) -> Array:
@@ -43,24 +45,21 @@ def posterior_sqrt(V_inv: Array) -> Array:
 
 def posterior_samples(key: Array, state: GLMState, scale: Array, n: int) -> Array:
     """n draws of theta~ ~ N(theta, scale^2 V^-1): [n, p]."""
-    eps = jax.random.normal(key, (n, state.theta.shape[0]), state.theta.dtype)
+    eps = jax.random.normal(key, (n, state.theta.shape[0]), jnp.float32).astype(state.theta.dtype)
     return state.theta + scale * eps @ posterior_sqrt(state.V_inv)
 
 
-def ts(feedback: FeedbackModel, featurizer: Featurizer | None = None,
-       second: str = "reference") -> Learner:
-    """Laplace Thompson sampling with the shared online ridge MLE; ``second`` for ``bt_duel``."""
+def ts(feedback: FeedbackModel, featurizer: Featurizer | None = None) -> Learner:
+    """Laplace Thompson sampling with the shared online ridge MLE."""
     featurizer = featurizer or personalized()
-    check_second("ts", second, own=("sampled",))
+    n_samples = 2 if feedback.wants_challenger else 1
 
     def act(key, state: GLMState, ctx, hparams: TsHParams) -> Array:
-        k_sample, k_tie, k_second = jax.random.split(key, 3)
+        k_sample, k_choose = jax.random.split(key)
         z = featurizer.featurize(ctx.head, ctx.features)
-        thetas = posterior_samples(k_sample, state, hparams.scale, 2 if second == "sampled" else 1)
-        scores = z @ thetas[0]
-        first = random_argmax(k_tie, scores)
-        own = z @ thetas[-1] if second == "sampled" else None
-        return duel_action(feedback, second, k_second, scores, first, ctx.reference, own)
+        thetas = posterior_samples(k_sample, state, hparams.scale, n_samples)
+        return feedback.choose(k_choose, z @ thetas[0], ctx.reference,
+                               lambda first: z @ thetas[-1])
 
     def default_hparams() -> TsHParams:
         return TsHParams(ridge=jnp.float32(1.0), scale=jnp.float32(1.0))

@@ -21,8 +21,8 @@ identified only up to an invertible k×k map A: (A Ŵ, Ĥ A^-1) gives the same r
 learners through rewards (``reward_estimates``) or regret, never through parameters.
 
 Symmetry and cold start. Ŵ = 0, Ĥ = 0 is a fixed point of the sweep, so Ŵ and the head prior means
-m_u start at a small random draw (``init_scale``, key ``init_seed``: the same draw for every seed of
-a run, since ``init`` takes no key; sweep ``init_seed`` for random restarts). A user never seen acts
+m_u start at a small random draw (``init_scale``, from the key ``init`` gets: each seed of a run
+starts from its own draw; float32 draws, so float64 runs meet the same stream). A user never seen acts
 with the population head, the mean of the seen users' heads. When a user is first seen, its prior
 mean m_u is set to the mean of the other seen users' heads at that moment (so it cold-starts from
 the population and stays anchored there), except the very first user, who keeps its random draw.
@@ -34,7 +34,8 @@ The shared term beta is not modelled (heads carry all of the reward).
 Known weakness (bt_ref, measured with ``jaxpa heads``): greedy on unknown heads needs each user's
 own optimal play to pin down that user's head (the experiment's "head identifiability"), and a user
 whose head estimate makes the reference look best at its prompts plays y0, which under bt_ref
-teaches nothing, so a few runs stay stuck; a uniform warm start (``warm_start``) makes this rarer.
+teaches nothing, so a few runs stay stuck; a uniform warm start (the ``warm_start`` wrapper,
+learners/explore.py) makes this rarer.
 """
 from __future__ import annotations
 
@@ -43,7 +44,8 @@ import jax.numpy as jnp
 from flax import struct
 
 from jaxpa.envs.feedback import FeedbackModel
-from jaxpa.learners.base import Learner, make_action, random_argmax, uniform_action, uniform_index
+from jaxpa.learners.base import Learner
+from jaxpa.learners.hparams import hparam
 
 Array = jax.Array
 
@@ -75,14 +77,11 @@ class UnknownHeadsState:
 @struct.dataclass
 class UnknownHeadsHParams:
     """ridge: prior precision of vec W; head_ridge: prior precision of each head around m_u;
-    warm_start: n0 uniform rounds before greedy; init_scale: std of the random starting draw;
-    init_seed: int32 key of that draw."""
+    init_scale: std of the random starting draw."""
 
-    ridge: Array
-    head_ridge: Array
-    warm_start: Array
-    init_scale: Array
-    init_seed: Array
+    ridge: Array = hparam("float", low=0.0, low_open=True)
+    head_ridge: Array = hparam("float", low=0.0, low_open=True)
+    init_scale: Array = hparam("float", low=0.0, low_open=True)
 
 
 def population_head(state: UnknownHeadsState, exclude: Array | None = None) -> Array:
@@ -136,32 +135,24 @@ def solve_W(state: UnknownHeadsState, ridge: Array) -> Array:
     return jnp.linalg.solve(G, rhs).reshape(k, d)
 
 
-def unknown_heads(feedback: FeedbackModel, second: str = "reference",
-                  cold_start: str = "population") -> Learner:
-    """Greedy on r̂_u = ĥ_u^T Ŵ phi after n0 uniform rounds, fitting (Ŵ, Ĥ) by one alternating
-    ridge sweep per round. ``second`` picks the bt_duel second response (learners/base.py)."""
+def unknown_heads(feedback: FeedbackModel, cold_start: str = "population") -> Learner:
+    """Greedy on r̂_u = ĥ_u^T Ŵ phi, fitting (Ŵ, Ĥ) by one alternating ridge sweep per round."""
     if cold_start not in COLD_STARTS:
         raise ValueError(f"unknown_heads: cold_start must be one of {COLD_STARTS}, got "
                          f"{cold_start!r}")
 
-    def init(inst, hparams: UnknownHeadsHParams) -> UnknownHeadsState:
+    def init(key, inst, hparams: UnknownHeadsHParams) -> UnknownHeadsState:
         N, k, d, dtype = inst.n_users, inst.k, inst.d, inst.features.dtype
-        kw, kh = jax.random.split(jax.random.key(hparams.init_seed))
-        H0 = hparams.init_scale * jax.random.normal(kh, (N, k), dtype)
-        return UnknownHeadsState(W=hparams.init_scale * jax.random.normal(kw, (k, d), dtype),
+        kw, kh = jax.random.split(key)
+        draw = lambda key, shape: jax.random.normal(key, shape, jnp.float32).astype(dtype)
+        H0 = hparams.init_scale.astype(dtype) * draw(kh, (N, k))
+        return UnknownHeadsState(W=hparams.init_scale.astype(dtype) * draw(kw, (k, d)),
                                  heads=H0, prior=H0, A=jnp.zeros((N, d, d), dtype),
                                  b=jnp.zeros((N, d), dtype), counts=jnp.zeros((N,), dtype))
 
     def act(key, state: UnknownHeadsState, ctx, hparams: UnknownHeadsHParams) -> Array:
-        k_tie, k_unif, k_second = jax.random.split(key, 3)
         scores = ctx.features @ (current_head(state, ctx.user, cold_start) @ state.W)
-        K = ctx.features.shape[0]
-        warm = ctx.t < hparams.warm_start
-        first = jnp.where(warm, uniform_index(k_unif, K), random_argmax(k_tie, scores))
-        action = make_action(feedback, second, k_second, scores, first, ctx.reference)
-        if feedback.n_actions >= 2:  # during warm start the whole action is uniform
-            action = jnp.where(warm, uniform_action(feedback, k_unif, K), action)
-        return action
+        return feedback.choose(key, scores, ctx.reference)
 
     def update(state: UnknownHeadsState, ctx, action, obs, hparams) -> UnknownHeadsState:
         u = ctx.user
@@ -178,7 +169,6 @@ def unknown_heads(feedback: FeedbackModel, second: str = "reference",
 
     def default_hparams() -> UnknownHeadsHParams:
         return UnknownHeadsHParams(ridge=jnp.float32(1.0), head_ridge=jnp.float32(1.0),
-                                   warm_start=jnp.int32(0), init_scale=jnp.float32(0.5),
-                                   init_seed=jnp.int32(0))
+                                   init_scale=jnp.float32(0.5))
 
     return Learner(f"unknown_heads[{cold_start}]", feedback, init, act, update, default_hparams)

@@ -24,7 +24,8 @@ from jax.sharding import Mesh, NamedSharding, PartitionSpec as P
 
 from jaxpa.envs.instance import Instance, InstanceError
 from jaxpa.learners.base import Learner
-from jaxpa.runner.simulate import Curves, check_run, log_checkpoints, run_program, seed_keys
+from jaxpa.runner.simulate import (Curves, check_run, drop_padding, log_checkpoints, run_program,
+                                   seed_bucket, seed_keys)
 
 AXIS = "runs"
 OVER = ("seeds", "instances")
@@ -57,17 +58,18 @@ def _put(x, mesh: Mesh, spec: P) -> jax.Array:
 
 def gather(x: jax.Array) -> np.ndarray:
     """A (possibly multi-process) sharded array as one NumPy array on every process."""
-    if x.is_fully_addressable:
+    if not isinstance(x, jax.Array) or x.is_fully_addressable:
         return np.asarray(x)
     from jax.experimental import multihost_utils
     return np.asarray(multihost_utils.process_allgather(x, tiled=True))
 
 
-def simulate_sharded(key: jax.Array, instance: Instance, learner: Learner, hparams=None, *,
-                     horizon: int, n_seeds: int = 1, n_checkpoints: int = 50,
+def simulate_sharded(key: jax.Array, instance: Instance, feedback, learner: Learner,
+                     hparams=None, *, horizon: int, n_seeds: int = 1, n_checkpoints: int = 50,
                      chunk: int | None = None,
                      on_chunk: Callable[[int, Curves], None] | None = None,
-                     mesh: Mesh | None = None, over: str = "seeds") -> Curves:
+                     mesh: Mesh | None = None, over: str = "seeds",
+                     track_cells: bool = False) -> Curves:
     """``simulate`` with the runs spread over the devices of ``mesh`` (default: ``runs_mesh()``).
 
     over: 'seeds' shards the seed axis; 'instances' shards the instance axis of a batch of
@@ -76,36 +78,28 @@ def simulate_sharded(key: jax.Array, instance: Instance, learner: Learner, hpara
     """
     if over not in OVER:
         raise InstanceError(f"over: expected one of {OVER}, got {over!r}")
-    horizon, hparams, hp_batched, inst_batched = check_run(learner, instance, hparams, horizon,
-                                                           n_seeds, chunk)
+    key, feedback, horizon, hparams, hp_batched, inst_batched = check_run(
+        key, instance, feedback, learner, hparams, horizon, n_seeds, chunk)
     mesh = runs_mesh() if mesh is None else mesh
     if mesh.axis_names != (AXIS,):
         raise InstanceError(f"mesh: expected one axis named {AXIS!r}, got {mesh.axis_names}")
     n_dev = mesh.devices.size
-    ckpts = jnp.asarray(log_checkpoints(horizon, n_checkpoints))
-    keys = seed_keys(key, n_seeds)
-    if over == "seeds":
-        keys = seed_keys(key, padded_size(n_seeds, n_dev))  # padding: seeds n_seeds, n_seeds+1, ..
-        keys = _put(keys, mesh, P(AXIS))
+    seed_axis = int(inst_batched) + int(hp_batched)
+    n_instances = None
+    if over == "seeds":  # padding: seeds n_seeds, n_seeds + 1, ..., dropped from the curves
+        keys = _put(seed_keys(key, padded_size(seed_bucket(n_seeds), n_dev)), mesh, P(AXIS))
         instance = jax.tree.map(lambda x: _put(x, mesh, P()), instance)
-        seed_axis = (1 if inst_batched else 0) + (1 if hp_batched else 0)
-        keep = lambda a: np.take(a, np.arange(n_seeds), axis=seed_axis)
     else:
         if not inst_batched:
             raise InstanceError("over='instances' needs a batch of instances (leading [B] axis)")
-        B = instance.batch_shape[0]
-        pad = padded_size(B, n_dev) - B
+        n_instances = instance.batch_shape[0]
+        pad = padded_size(n_instances, n_dev) - n_instances
         instance = jax.tree.map(lambda x: jnp.concatenate([x, jnp.repeat(x[-1:], pad, 0)]),
                                 instance)  # padding: copies of the last instance
         instance = jax.tree.map(lambda x: _put(x, mesh, P(AXIS)), instance)
-        keys = _put(keys, mesh, P())
-        keep = lambda a: a[:B]
+        keys = _put(seed_keys(key, seed_bucket(n_seeds)), mesh, P())
     hparams = jax.tree.map(lambda x: _put(x, mesh, P()), hparams)
-    ckpts = _put(ckpts, mesh, P())
-
-    def view(c: Curves) -> Curves:
-        return Curves(np.asarray(gather(c.checkpoints)), keep(gather(c.regret)),
-                      keep(gather(c.mistakes)))
-
-    return run_program(learner, keys, instance, hparams, ckpts, horizon, inst_batched, hp_batched,
-                       chunk, on_chunk, view)
+    view = drop_padding(n_seeds, seed_axis, n_instances, fetch=gather)
+    return run_program(feedback, learner, keys, instance, hparams,
+                       log_checkpoints(horizon, n_checkpoints), horizon, inst_batched, hp_batched,
+                       chunk, on_chunk, view, track_cells)

@@ -1,15 +1,24 @@
-"""The compiled runner: ``lax.scan`` over rounds of a round ``vmap``-ped over seeds (and instances,
-and hyperparameters), jitted once, recording cumulative regret only at checkpoints. (The same
-numbers as ``vmap`` over seeds of a per-seed ``scan``, ``advance``; the loop outside keeps the
-round index a scalar.)
+"""The compiled runner: a loop over rounds of a round ``vmap``-ped over seeds (and instances, and
+hyperparameters), jitted once, recording cumulative regret only at checkpoints.
+
+Arguments, in this order everywhere: ``(key, instance, feedback, learner, hparams)``: the
+environment is the instance (data) with its feedback model (a component); the learner states the
+feedback it assumes, and the runner checks that the two agree.
 
 Randomness: seed s of a run uses key_s = fold_in(key, s); round t uses fold_in(key_s, t), split into
-a context key, a learner key and a feedback key. Two learners run with the same key therefore meet
-the same users, prompts and feedback noise (common random numbers), seed s is the same whatever
-n_seeds is, and running the horizon in chunks gives the same numbers as one scan.
+a context key, a learner key and a feedback key, and the learner's ``init`` gets
+fold_in(key_s, 2^31 - 1). Two learners run with the same key therefore meet the same users, prompts
+and feedback noise (common random numbers), seed s is the same whatever n_seeds is, and running the
+horizon in chunks gives the same numbers as one loop.
 
-Memory: the scan carry holds the learner state, a compensated (Kahan) regret sum, a mistake count
-and the [C] curve buffers, so memory does not grow with the horizon T.
+Compiled programs are shared: the number of rounds, the horizon and the checkpoints are arguments
+of the program, not constants of it, and seed counts are padded up to a few sizes per octave
+(``seed_bucket``; the extra seeds are dropped), so a sweep over horizons or seed counts in one
+session compiles a handful of programs, not one per call.
+
+Memory: the loop carry holds the learner state, a compensated (Kahan) regret sum, a mistake count
+and the [C] curve buffers, so memory does not grow with the horizon T. The carry also holds each
+seed's health: the first round after which the learner's state held a NaN or an infinity.
 """
 from __future__ import annotations
 
@@ -20,11 +29,16 @@ import jax
 import jax.numpy as jnp
 from flax import struct
 
-from jaxpa.envs.env import Context, context_rewards, draw_context
+from jaxpa.envs.env import Context, draw_context, respond
+from jaxpa.envs.feedback import FeedbackModel, make_feedback
 from jaxpa.envs.instance import Instance, InstanceError, validate, validate_horizon
+from jaxpa.envs.keys import check_key
 from jaxpa.learners.base import Learner
+from jaxpa.learners.hparams import check_hparams
+from jaxpa.runner.cells import CellTracker, init_cells, track
 
 Array = jax.Array
+INIT_ROUND = 2**31 - 1  # fold_in index of the learner's init key (rounds stay below it)
 
 
 @struct.dataclass
@@ -35,20 +49,34 @@ class Record:
     action: Array
     obs: Any
     regret: Array
+    extra: dict
 
 
 @struct.dataclass
 class Curves:
-    """Curves at checkpoints. Leading axes of regret/mistakes: [*instances, *hparams, seeds].
+    """Curves at checkpoints. Leading axes of everything but checkpoints: [*instances, *hparams,
+    seeds].
 
     checkpoints: [C] int32 rounds t (1-based) at which the curves are read.
-    regret:   [..., C] float32 cumulative pseudo-regret R_t.
+    regret:   [..., C] cumulative pseudo-regret R_t (the feedback model's regret).
     mistakes: [..., C] int32 number of rounds s <= t with positive regret.
+    extra:    {name: [..., C]} other regret definitions of the feedback model (bt_duel: weak).
+    nonfinite_at: [...] int32 the first round (1-based) after which the learner's state held a
+        NaN or an infinity; 0 for a healthy run. A run with nonfinite_at > 0 is not evidence.
+    cells:    per-(user, prompt) play over the last half (``runner/cells.py``), or None.
     """
 
     checkpoints: Array
     regret: Array
     mistakes: Array
+    extra: dict = struct.field(default_factory=dict)
+    nonfinite_at: Array = None
+    cells: CellTracker | None = None
+
+    @property
+    def healthy(self) -> Array:
+        """[...] bool: runs whose learner state stayed finite."""
+        return np.asarray(self.nonfinite_at) == 0
 
 
 @struct.dataclass
@@ -60,96 +88,93 @@ class Carry:
     mistakes: Array
     curve_regret: Array
     curve_mistakes: Array
+    extra_sum: dict
+    extra_comp: dict
+    curve_extra: dict
+    nonfinite_at: Array
+    cells: CellTracker | None
 
 
 def log_checkpoints(horizon: int, n: int = 50) -> np.ndarray:
-    """About n log-spaced rounds in [1, horizon], unique, always including horizon // 2 (for the
-    second-half plateau statistics) and the horizon itself: [C] int32."""
+    """About n log-spaced rounds in [1, horizon], always including horizon // 2 (for the
+    second-half plateau statistics) and the horizon itself: [n + 2] int32, increasing. Early
+    values that round to the same integer repeat (the array keeps its length, so every horizon
+    shares one compiled program); ``Curves`` drop the repeats."""
     pts = np.round(np.logspace(0, np.log10(horizon), n)).astype(np.int64)
     pts = np.append(pts, [max(horizon // 2, 1), horizon])
-    return np.unique(pts[(pts >= 1) & (pts <= horizon)]).astype(np.int32)
+    return np.sort(np.clip(pts, 1, horizon)).astype(np.int32)
 
 
-def play_round(learner: Learner, inst: Instance, hparams, key: Array, state, t: Array):
-    """One round of the online protocol: (new learner state, Record)."""
+def seed_bucket(n_seeds: int) -> int:
+    """The number of seeds actually run for n_seeds: n_seeds itself up to 8, then the next
+    multiple of 2^(floor(log2 n) - 2) (at most 25% more, four sizes per octave)."""
+    if n_seeds <= 8:
+        return n_seeds
+    step = 2 ** (int(np.floor(np.log2(n_seeds))) - 2)
+    return -(-n_seeds // step) * step
+
+
+def _finite(tree) -> Array:
+    """Whether every floating leaf of a pytree is finite (bool scalar)."""
+    leaves = [x for x in jax.tree.leaves(tree) if jnp.issubdtype(jnp.asarray(x).dtype, jnp.inexact)]
+    return jnp.all(jnp.stack([jnp.all(jnp.isfinite(x)) for x in leaves])) if leaves else True
+
+
+def play_round(key: Array, inst: Instance, feedback: FeedbackModel, learner: Learner, hparams,
+               state, t: Array, horizon: Array):
+    """One round of the online protocol for one seed: (new learner state, Record)."""
     round_key = jax.random.fold_in(key, t)
     k_ctx, k_act, k_fb = jax.random.split(round_key, 3)
-    ctx = draw_context(k_ctx, inst, t)
+    ctx = draw_context(k_ctx, inst, t, horizon)
     action = learner.act(k_act, state, ctx, hparams)
-    r = context_rewards(inst, ctx)
-    obs = learner.feedback.sample(k_fb, r, action, ctx.reference)
-    regret = learner.feedback.regret(r, action)
+    obs, regret, extra = respond(k_fb, inst, feedback, ctx, action)
     state = learner.update(state, ctx, action, obs, hparams)
-    return state, Record(context=ctx, action=action, obs=obs, regret=regret)
+    return state, Record(context=ctx, action=action, obs=obs, regret=regret, extra=extra)
 
 
-def rollout(learner: Learner, key: Array, inst: Instance, hparams, horizon: int):
+def init_state(key: Array, inst: Instance, learner: Learner, hparams):
+    """The learner's initial state for seed key ``key`` (its init key is fold_in(key, 2^31-1))."""
+    return learner.init(jax.random.fold_in(key, INIT_ROUND), inst, hparams)
+
+
+def rollout(key: Array, instance: Instance, feedback, learner: Learner, hparams, horizon: int):
     """One seed, every round logged: (final state, Record with leading [horizon]). Memory O(T);
-    for offline datasets, estimator checks and small experiments."""
+    for offline datasets, estimator checks and small experiments. Traceable (no checks: call
+    ``check_run`` first when the arguments come from a user)."""
+    feedback = make_feedback(feedback)
 
     def body(state, t):
-        return play_round(learner, inst, hparams, key, state, t)
+        return play_round(key, instance, feedback, learner, hparams, state, t, horizon)
 
-    return jax.lax.scan(body, learner.init(inst, hparams), jnp.arange(horizon, dtype=jnp.int32))
+    return jax.lax.scan(body, init_state(key, instance, learner, hparams),
+                        jnp.arange(horizon, dtype=jnp.int32))
 
 
-def init_carry(learner: Learner, inst: Instance, hparams, n_checkpoints: int) -> Carry:
+def _zeros_like_extra(feedback: FeedbackModel, K: int, dtype) -> dict:
+    names = feedback.extra_regrets(jnp.zeros((K,), dtype), jnp.zeros((feedback.n_actions,),
+                                                                      jnp.int32))
+    return {name: jnp.zeros((), dtype) for name in names}
+
+
+def init_carry(key, inst: Instance, feedback: FeedbackModel, learner: Learner, hparams,
+               n_checkpoints: int, track_cells: bool) -> Carry:
     dtype = inst.features.dtype
-    return Carry(state=learner.init(inst, hparams), t=jnp.int32(0), regret_sum=jnp.zeros((), dtype),
-                 regret_comp=jnp.zeros((), dtype), mistakes=jnp.int32(0),
-                 curve_regret=jnp.zeros((n_checkpoints,), dtype),
-                 curve_mistakes=jnp.zeros((n_checkpoints,), jnp.int32))
+    extra = _zeros_like_extra(feedback, inst.n_responses, dtype)
+    curve = jnp.zeros((n_checkpoints,), dtype)
+    return Carry(state=init_state(key, inst, learner, hparams), t=jnp.int32(0),
+                 regret_sum=jnp.zeros((), dtype), regret_comp=jnp.zeros((), dtype),
+                 mistakes=jnp.int32(0), curve_regret=curve,
+                 curve_mistakes=jnp.zeros((n_checkpoints,), jnp.int32),
+                 extra_sum=extra, extra_comp=extra, curve_extra={n: curve for n in extra},
+                 nonfinite_at=jnp.int32(0),
+                 cells=init_cells(inst) if track_cells else None)
 
 
-def _kahan(c: Carry, regret: Array) -> tuple[Array, Array]:
+def _kahan(total: Array, comp: Array, value: Array) -> tuple[Array, Array]:
     """Compensated running sum (keeps R_t accurate over 1e6+ rounds): (total, compensation)."""
-    y = regret - c.regret_comp
-    total = c.regret_sum + y
-    return total, (total - c.regret_sum) - y
-
-
-def advance(learner: Learner, key: Array, inst: Instance, hparams, carry: Carry,
-            checkpoints: Array, n_rounds: int) -> Carry:
-    """Play rounds carry.t .. carry.t + n_rounds - 1 for one seed, writing curves at checkpoints."""
-
-    def body(c: Carry, _):
-        state, rec = play_round(learner, inst, hparams, key, c.state, c.t)
-        total, comp = _kahan(c, rec.regret)
-        mistakes = c.mistakes + (rec.regret > 0).astype(jnp.int32)
-        hit = checkpoints == c.t + 1
-        return Carry(state=state, t=c.t + 1, regret_sum=total, regret_comp=comp, mistakes=mistakes,
-                     curve_regret=jnp.where(hit, total, c.curve_regret),
-                     curve_mistakes=jnp.where(hit, mistakes, c.curve_mistakes)), None
-
-    return jax.lax.scan(body, carry, None, length=n_rounds)[0]
-
-
-def advance_batched(learner: Learner, seed_keys: Array, inst: Instance, hparams, carry: Carry,
-                    checkpoints: Array, n_rounds: int, inst_batched: bool = False,
-                    hp_batched: bool = False) -> Carry:
-    """``advance`` for a batch of runs, with the loop outside the batch: scan(vmap(round)).
-
-    The same rounds as vmap(scan(advance)), but the round index carry.t is one scalar for the
-    batch, so what depends only on t stays unbatched: the curves are written under a real
-    ``lax.cond`` at checkpoint rounds only, and a learner's ``lax.cond`` on t (warm starts) runs
-    one branch. carry: leading axes [*instances, *hparams, seeds] on every leaf but t.
-    """
-
-    def body(c: Carry, _):
-        one = lambda k, i, h, s: play_round(learner, i, h, k, s, c.t)
-        state, rec = _batched(one, inst_batched, hp_batched, True)(seed_keys, inst, hparams,
-                                                                   c.state)
-        total, comp = _kahan(c, rec.regret)
-        mistakes = c.mistakes + (rec.regret > 0).astype(jnp.int32)
-        hit = checkpoints == c.t + 1
-        curves = jax.lax.cond(
-            jnp.any(hit),
-            lambda: (jnp.where(hit, total[..., None], c.curve_regret),
-                     jnp.where(hit, mistakes[..., None], c.curve_mistakes)),
-            lambda: (c.curve_regret, c.curve_mistakes))
-        return Carry(state, c.t + 1, total, comp, mistakes, *curves), None
-
-    return jax.lax.scan(body, carry, None, length=n_rounds)[0]
+    y = value - comp
+    new = total + y
+    return new, (new - total) - y
 
 
 def _batched(fn: Callable, inst_batched: bool, hp_batched: bool, with_carry: bool) -> Callable:
@@ -164,19 +189,56 @@ def _batched(fn: Callable, inst_batched: bool, hp_batched: bool, with_carry: boo
     return fn
 
 
-def _program(learner, n_rounds, n_checkpoints, inst_batched, hp_batched, seed_keys, inst, hparams,
-             checkpoints, carry):
-    """The whole compiled run, or one chunk of it: carry=None starts from round 0. The returned
-    carry has leading axes [*instances, *hparams, seeds] on every leaf but the scalar round t."""
+def advance_batched(seed_keys: Array, inst: Instance, feedback: FeedbackModel, learner: Learner,
+                    hparams, carry: Carry, checkpoints: Array, n_rounds: Array, horizon: Array,
+                    inst_batched: bool = False, hp_batched: bool = False) -> Carry:
+    """Play rounds carry.t .. carry.t + n_rounds - 1 for a batch of runs, the loop outside the
+    batch: loop(vmap(round)). The round index carry.t is one scalar for the batch, so what
+    depends only on t stays unbatched: the curves are written under a real ``lax.cond`` at
+    checkpoint rounds only, and a learner's ``lax.cond`` on t (a warm start) runs one branch.
+    carry: leading axes [*instances, *hparams, seeds] on every leaf but t."""
+    half = horizon // 2
+
+    def body(_, c: Carry):
+        def one(key, inst_, hp, per_seed):
+            state, nonfinite_at, cells = per_seed
+            state, rec = play_round(key, inst_, feedback, learner, hp, state, c.t, horizon)
+            bad = (nonfinite_at == 0) & ~_finite(state)
+            nonfinite_at = jnp.where(bad, c.t + 1, nonfinite_at)
+            cells = None if cells is None else track(cells, rec, c.t >= half)
+            return state, rec, nonfinite_at, cells
+
+        state, rec, nonfinite_at, cells = _batched(one, inst_batched, hp_batched, True)(
+            seed_keys, inst, hparams, (c.state, c.nonfinite_at, c.cells))
+        total, comp = _kahan(c.regret_sum, c.regret_comp, rec.regret)
+        sums = {n: _kahan(c.extra_sum[n], c.extra_comp[n], rec.extra[n]) for n in rec.extra}
+        mistakes = c.mistakes + (rec.regret > 0).astype(jnp.int32)
+        hit = checkpoints == c.t + 1
+        write = lambda new, old: jnp.where(hit, new[..., None], old)
+        curves = jax.lax.cond(
+            jnp.any(hit),
+            lambda: (write(total, c.curve_regret), write(mistakes, c.curve_mistakes),
+                     {n: write(sums[n][0], c.curve_extra[n]) for n in sums}),
+            lambda: (c.curve_regret, c.curve_mistakes, c.curve_extra))
+        return Carry(state, c.t + 1, total, comp, mistakes, curves[0], curves[1],
+                     {n: s[0] for n, s in sums.items()}, {n: s[1] for n, s in sums.items()},
+                     curves[2], nonfinite_at, cells)
+
+    return jax.lax.fori_loop(0, n_rounds, body, carry)
+
+
+def _program(feedback, learner, n_checkpoints, inst_batched, hp_batched, track_cells, seed_keys,
+             inst, hparams, checkpoints, n_rounds, horizon, carry):
+    """The whole compiled run, or one chunk of it: carry=None starts from round 0."""
     if carry is None:
-        start = lambda k, i, h: init_carry(learner, i, h, n_checkpoints)
+        start = lambda k, i, h: init_carry(k, i, feedback, learner, h, n_checkpoints, track_cells)
         carry = _batched(start, inst_batched, hp_batched, False)(seed_keys, inst, hparams)
         carry = carry.replace(t=jnp.int32(0))
-    return advance_batched(learner, seed_keys, inst, hparams, carry, checkpoints, n_rounds,
-                           inst_batched, hp_batched)
+    return advance_batched(seed_keys, inst, feedback, learner, hparams, carry, checkpoints,
+                           n_rounds, horizon, inst_batched, hp_batched)
 
 
-compiled_program = jax.jit(_program, static_argnums=(0, 1, 2, 3, 4))
+compiled_program = jax.jit(_program, static_argnums=(0, 1, 2, 3, 4, 5))
 
 
 def seed_keys(key: Array, n_seeds: int) -> Array:
@@ -184,79 +246,100 @@ def seed_keys(key: Array, n_seeds: int) -> Array:
     return jax.vmap(jax.random.fold_in, in_axes=(None, 0))(key, jnp.arange(n_seeds))
 
 
-def prepare_hparams(learner: Learner, hparams) -> tuple[Any, bool]:
-    """Check hyperparameters against the learner's defaults; a leading axis on any leaf means a
-    sweep (scalar leaves are broadcast). Returns (hparams as arrays, is_sweep)."""
-    default = learner.default_hparams()
-    if hparams is None:
-        return default, False
-    if jax.tree.structure(hparams) != jax.tree.structure(default):
-        raise InstanceError(f"hparams for {learner.name}: expected the structure of "
-                            f"{type(default).__name__} {jax.tree.structure(default)}, got "
-                            f"{jax.tree.structure(hparams)}")
-    leaves = [np.asarray(x) for x in jax.tree.leaves(hparams)]
-    for x in leaves:
-        if x.ndim > 1 or (np.issubdtype(x.dtype, np.floating) and not np.all(np.isfinite(x))):
-            raise InstanceError(f"hparams for {learner.name}: leaves must be finite scalars or 1-D "
-                                f"sweeps, got {x!r}")
-    sizes = {x.shape[0] for x in leaves if x.ndim == 1}
-    if len(sizes) > 1:
-        raise InstanceError(f"hparams for {learner.name}: sweep lengths differ: {sorted(sizes)}")
-    n = sizes.pop() if sizes else None
-    cast = jax.tree.map(lambda x, d: jnp.broadcast_to(jnp.asarray(x, jnp.asarray(d).dtype),
-                                                      (n,) if n else ()), hparams, default)
-    return cast, n is not None
-
-
-def check_run(learner: Learner, instance: Instance, hparams, horizon, n_seeds, chunk=None):
-    """Validate a run's arguments before anything compiles: (horizon, hparams as arrays,
-    hp_batched, inst_batched)."""
+def check_run(key, instance: Instance, feedback, learner: Learner, hparams, horizon, n_seeds,
+              chunk=None):
+    """Validate a run's arguments before anything compiles: (key, feedback model, horizon,
+    hparams as arrays, hp_batched, inst_batched). Raises InstanceError naming what is wrong."""
+    key = check_key(key)
     if not isinstance(learner, Learner):
         raise InstanceError(f"learner: expected a jaxpa Learner, got {type(learner).__name__}")
+    feedback = make_feedback(feedback)
+    if learner.feedback != feedback:
+        raise InstanceError(f"learner {learner.name} assumes feedback {learner.feedback.label!r} "
+                            f"but the environment simulates {feedback.label!r}; build the learner "
+                            f"for the environment's model")
     horizon = validate_horizon(horizon)
     if isinstance(n_seeds, bool) or not isinstance(n_seeds, (int, np.integer)) or n_seeds < 1:
         raise InstanceError(f"n_seeds: expected a positive integer, got {n_seeds!r}")
     if chunk is not None:
-        validate_horizon(chunk)
+        validate_horizon(chunk, "chunk")
     validate(instance)
-    hparams, hp_batched = prepare_hparams(learner, hparams)
-    return horizon, hparams, hp_batched, len(instance.batch_shape) == 1
+    feedback.check(instance.n_responses)
+    hparams, sweep = check_hparams(learner.name, learner.default_hparams(), hparams, horizon)
+    return key, feedback, horizon, hparams, sweep is not None, len(instance.batch_shape) == 1
 
 
-def run_program(learner: Learner, keys: Array, instance: Instance, hparams, checkpoints: Array,
-                horizon: int, inst_batched: bool, hp_batched: bool, chunk: int | None = None,
-                on_chunk: Callable[[int, Curves], None] | None = None,
-                view: Callable[[Curves], Curves] = lambda c: c) -> Curves:
-    """Run ``compiled_program`` over the horizon (in chunks if asked): Curves of the final carry.
-    ``view`` maps the curves before they are returned or passed to ``on_chunk`` (sharded runs
-    drop their padding there)."""
-    static = (checkpoints.shape[0], inst_batched, hp_batched)
-    chunked = chunk is not None and chunk < horizon
+def run_program(feedback, learner: Learner, keys: Array, instance: Instance, hparams,
+                checkpoints: np.ndarray, horizon: int, inst_batched: bool, hp_batched: bool,
+                chunk: int | None = None, on_chunk: Callable[[int, Curves], None] | None = None,
+                view: Callable[[Curves], Curves] = lambda c: c,
+                track_cells: bool = False) -> Curves:
+    """Run ``compiled_program`` over the horizon (in chunks if asked): the Curves of the final
+    carry, repeated checkpoints dropped. ``view`` maps the curves before they are returned or
+    passed to ``on_chunk`` (padded seeds are dropped there)."""
+    static = (feedback, learner, checkpoints.shape[0], inst_batched, hp_batched, track_cells)
+    ck = np.asarray(checkpoints, np.int32)  # NumPy inputs: replicated on every device and process
+    unique = np.unique(checkpoints, return_index=True)[1]
+    step = chunk if chunk is not None and chunk < horizon else horizon
     carry, done = None, 0
     while done < horizon:
-        n = min(chunk, horizon - done) if chunked else horizon
-        carry = compiled_program(learner, n, *static, keys, instance, hparams, checkpoints, carry)
+        n = min(step, horizon - done)
+        carry = compiled_program(*static, keys, instance, hparams, ck, np.int32(n),
+                                 np.int32(horizon), carry)
         done += n
-        if chunked and on_chunk is not None:
-            on_chunk(done, view(Curves(checkpoints, carry.curve_regret, carry.curve_mistakes)))
-    return view(Curves(checkpoints, carry.curve_regret, carry.curve_mistakes))
+        curves = view(_curves(carry, checkpoints, unique))
+        if on_chunk is not None:
+            on_chunk(done, curves)
+    return curves
 
 
-def simulate(key: Array, instance: Instance, learner: Learner, hparams=None, *, horizon: int,
-             n_seeds: int = 1, n_checkpoints: int = 50, chunk: int | None = None,
-             on_chunk: Callable[[int, Curves], None] | None = None) -> Curves:
-    """Run ``learner`` on ``instance`` (or a batch of instances) for ``n_seeds`` seeds.
+def _curves(carry: Carry, checkpoints: np.ndarray, unique: np.ndarray) -> Curves:
+    pick = lambda x: x[..., unique]
+    return Curves(checkpoints=jnp.asarray(checkpoints[unique]), regret=pick(carry.curve_regret),
+                  mistakes=pick(carry.curve_mistakes),
+                  extra={n: pick(v) for n, v in carry.curve_extra.items()},
+                  nonfinite_at=carry.nonfinite_at, cells=carry.cells)
+
+
+def drop_padding(n_seeds: int, seed_axis: int, n_instances: int | None = None,
+                 fetch: Callable = np.asarray) -> Callable[[Curves], Curves]:
+    """A ``view`` that keeps the first n_seeds along the seed axis (and the first n_instances
+    along the instance axis, when given), as NumPy arrays (``fetch`` gathers sharded ones)."""
+    def take(x):
+        x = np.take(fetch(x), np.arange(n_seeds), axis=seed_axis)
+        return x if n_instances is None else x[:n_instances]
+
+    def view(c: Curves) -> Curves:
+        return Curves(checkpoints=fetch(c.checkpoints), regret=take(c.regret),
+                      mistakes=take(c.mistakes), extra={n: take(v) for n, v in c.extra.items()},
+                      nonfinite_at=take(c.nonfinite_at),
+                      cells=None if c.cells is None else jax.tree.map(take, c.cells))
+
+    return view
+
+
+def simulate(key: Array, instance: Instance, feedback, learner: Learner, hparams=None, *,
+             horizon: int, n_seeds: int = 1, n_checkpoints: int = 50, chunk: int | None = None,
+             on_chunk: Callable[[int, Curves], None] | None = None,
+             track_cells: bool = False) -> Curves:
+    """Run ``learner`` in the environment (``instance``, ``feedback``) for ``n_seeds`` seeds.
 
     key: a jax.random.key; instance: an Instance, or a batch with a leading [B] axis on every leaf;
+    feedback: the environment's FeedbackModel (or its name), the one the learner was built for;
     hparams: the learner's hyperparameters (default: learner.default_hparams()), leaves scalars or
-    [H] arrays for a sweep. Returns Curves with regret/mistakes of shape [*B, *H, n_seeds, C].
+    [H] arrays for a sweep, checked against their declared ranges. Returns Curves (NumPy arrays)
+    with regret/mistakes of shape [*B, *H, n_seeds, C].
 
     With ``chunk``, the horizon is played in chunks of that many rounds (the same numbers);
     ``on_chunk(t, curves)`` is called after each, with the curves filled up to round t, so long runs
-    can report progress and save partial results. Across devices: ``runner.sharding``.
+    can report progress and save partial results. ``track_cells`` records each (user, prompt)
+    cell's play over the last half (lock-in statistics; memory [*B, *H, S, N, M]). Across
+    devices: ``runner.sharding``.
     """
-    horizon, hparams, hp_batched, inst_batched = check_run(learner, instance, hparams, horizon,
-                                                           n_seeds, chunk)
-    ckpts = jnp.asarray(log_checkpoints(horizon, n_checkpoints))
-    return run_program(learner, seed_keys(key, n_seeds), instance, hparams, ckpts, horizon,
-                       inst_batched, hp_batched, chunk, on_chunk)
+    key, feedback, horizon, hparams, hp_batched, inst_batched = check_run(
+        key, instance, feedback, learner, hparams, horizon, n_seeds, chunk)
+    ckpts = log_checkpoints(horizon, n_checkpoints)
+    view = drop_padding(n_seeds, int(inst_batched) + int(hp_batched))
+    return run_program(feedback, learner, seed_keys(key, seed_bucket(n_seeds)), instance, hparams,
+                       ckpts, horizon, inst_batched, hp_batched, chunk, on_chunk, view,
+                       track_cells)
