@@ -203,8 +203,16 @@ def make_family(name: str, key: Array, **hyper) -> Instance:
     the family makes one."""
     check_family_options(name, hyper)
     inst = _jitted(name, tuple(sorted(hyper.items())))(check_key(key))
-    threshold = hyper.get("min_gap", 0.1)
-    if name in GAP_GUARANTEED and float(min_gap(inst)) < threshold:
-        raise InstanceError(f"family {name}: no draw met min_gap={threshold} within max_tries; "
-                            f"lower min_gap or raise max_tries")
+    check_family_gaps(name, hyper, inst)
     return inst
+
+
+def check_family_gaps(name: str, hyper: dict, inst: Instance) -> None:
+    """Raise when a family that guarantees Delta_min >= min_gap returned a draw (of a batch)
+    without it (all max_tries rejection draws failed)."""
+    threshold = hyper.get("min_gap", 0.1)
+    if name in GAP_GUARANTEED:
+        gaps_ = jax.vmap(min_gap)(inst) if inst.batch_shape else min_gap(inst)
+        if np.any(np.asarray(gaps_) < threshold):
+            raise InstanceError(f"family {name}: no draw met min_gap={threshold} within "
+                                f"max_tries; lower min_gap or raise max_tries")

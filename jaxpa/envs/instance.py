@@ -22,6 +22,23 @@ class InstanceError(ValueError):
     """Raised, before anything compiles, when an instance or run configuration is malformed."""
 
 
+def as_indices(values, name: str) -> Array:
+    """Integer indices as int32, refusing non-integral numbers (never truncated) and values out
+    of the int32 range. Traced values (inside jit) must have an integer dtype."""
+    if isinstance(values, jax.core.Tracer):
+        if not jnp.issubdtype(values.dtype, jnp.integer):
+            raise InstanceError(f"{name}: expected integer indices, got dtype {values.dtype}")
+        return values.astype(jnp.int32)
+    x = np.asarray(values)
+    if x.dtype == bool or not (np.issubdtype(x.dtype, np.integer) or np.issubdtype(x.dtype, np.floating)):
+        raise InstanceError(f"{name}: expected integer indices, got dtype {x.dtype}")
+    if np.issubdtype(x.dtype, np.floating) and not np.all(np.isfinite(x) & (x == np.round(x))):
+        raise InstanceError(f"{name}: expected integer indices, got non-integral values")
+    if x.size and (x.min() < -2**31 or x.max() >= 2**31):
+        raise InstanceError(f"{name}: indices outside the int32 range")
+    return jnp.asarray(x.astype(np.int64), jnp.int32)
+
+
 @struct.dataclass
 class Instance:
     """One personalized-alignment problem (shapes for an unbatched instance).
@@ -60,7 +77,7 @@ class Instance:
             prompt_probs = jnp.full((n_users, n_prompts), 1.0 / n_prompts, dtype)
         if shared is None:
             shared = jnp.zeros((d,), dtype)
-        return Instance(features=features, reference=jnp.asarray(reference, jnp.int32), heads=heads,
+        return Instance(features=features, reference=as_indices(reference, "reference"), heads=heads,
                         W=jnp.asarray(W, dtype), user_probs=jnp.asarray(user_probs, dtype),
                         prompt_probs=jnp.asarray(prompt_probs, dtype),
                         shared=jnp.asarray(shared, dtype))

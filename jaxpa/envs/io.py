@@ -7,12 +7,13 @@ same with a leading axis on every array. Loading validates the instance (``valid
 from __future__ import annotations
 
 import dataclasses
+import zipfile
 from pathlib import Path
 
 import numpy as np
 import jax.numpy as jnp
 
-from jaxpa.envs.instance import Instance, InstanceError, validate
+from jaxpa.envs.instance import Instance, InstanceError, as_indices, validate
 
 FIELDS = tuple(f.name for f in dataclasses.fields(Instance))
 
@@ -32,7 +33,7 @@ def instance_from_dict(arrays, dtype=None) -> Instance:
     if "shared" not in values:
         feats = values["features"]
         values["shared"] = np.zeros(feats.shape[:-3] + feats.shape[-1:], feats.dtype)
-    inst = Instance(**{n: jnp.asarray(v, jnp.int32 if n == "reference" else (dtype or v.dtype))
+    inst = Instance(**{n: as_indices(v, n) if n == "reference" else jnp.asarray(v, dtype or v.dtype)
                        for n, v in values.items()})
     validate(inst)
     return inst
@@ -48,9 +49,25 @@ def save_instance(path, inst: Instance) -> Path:
 
 
 def load_instance(path, dtype=None) -> Instance:
-    """Read an instance (or batch) written by ``save_instance``; validated."""
+    """Read an instance (or batch) written by ``save_instance``; validated. A file that is not
+    such an archive (truncated, text, a single .npy array, non-numeric fields) raises
+    InstanceError naming the file."""
     path = Path(path)
     if not path.is_file():
         raise InstanceError(f"instance file not found: {path}")
-    with np.load(path, allow_pickle=False) as data:
-        return instance_from_dict({k: data[k] for k in data.files}, dtype=dtype)
+    try:
+        data = np.load(path, allow_pickle=False)
+    except (ValueError, OSError, EOFError, zipfile.BadZipFile) as err:
+        raise InstanceError(f"{path}: not a readable .npz instance ({err})") from None
+    if not isinstance(data, np.lib.npyio.NpzFile):
+        raise InstanceError(f"{path}: a single array, not an .npz archive of Instance fields "
+                            f"{list(FIELDS)}")
+    try:
+        with data:
+            arrays = {k: data[k] for k in data.files}
+    except (ValueError, OSError, EOFError, zipfile.BadZipFile) as err:
+        raise InstanceError(f"{path}: the archive is damaged ({err})") from None
+    bad = [k for k, v in arrays.items() if k in FIELDS and not np.issubdtype(v.dtype, np.number)]
+    if bad:
+        raise InstanceError(f"{path}: fields {bad} are not numeric")
+    return instance_from_dict(arrays, dtype=dtype)

@@ -10,7 +10,7 @@ def uniform(feedback: FeedbackModel) -> Learner:
     ``mnl`` slate of distinct responses in a uniformly random order)."""
 
     def act(key, state, ctx, hparams):
-        return feedback.uniform_action(key, ctx.features.shape[0])
+        return feedback.uniform_action(key, ctx.features.shape[0], ctx.reference)
 
     return Learner("uniform", feedback, lambda key, inst, hparams: (), act, keep_state, NoHParams)
 

@@ -72,7 +72,8 @@ def _wrap(learner: Learner, name: str, explore_when, default_hparams) -> Learner
     def act(key, state, ctx, hparams):
         k_rule, k_unif, k_inner = jax.random.split(key, 3)
         return jax.lax.cond(explore_when(k_rule, ctx, hparams),
-                            lambda: feedback.uniform_action(k_unif, ctx.features.shape[0]),
+                            lambda: feedback.uniform_action(k_unif, ctx.features.shape[0],
+                                                            ctx.reference),
                             lambda: learner.act(k_inner, state, ctx, hparams.inner))
 
     def update(state, ctx, action, obs, hparams):

@@ -1,9 +1,24 @@
-"""A neural learner: a Flax model of every user's reward, trained online with an Optax optimiser.
+"""A neural learner: a reward model of every user, trained online with an Optax optimiser.
 
-Model (``PersonalizedReward``, flax.linen): a shared torso MLP maps each response's features
-phi(x, y) [d] to an embedding f(phi) ∈ R^m, a table holds one embedding e_u ∈ R^m per user, and
-r̂_u(x, y) = <e_u, f(phi(x, y))>. With a linear torso this is the bilinear model h_u^T W phi of
-MODEL.md §1 with unknown heads; the learner sees only the user's id (``ctx.user``).
+Bring your own reward model. The learner trains any model given as pure functions of a parameter
+pytree (``RewardModel``):
+
+    params  = model.init(key, n_users, features)     # features [K, d] (one prompt's candidates)
+    rewards = model.apply(params, user, features)     # user: int32 scalar id -> rewards [K]
+
+``reward_model`` builds one from what you have: a Flax NNX module or a factory
+``(n_users, rngs) -> nnx.Module`` (``from_nnx``: ``nnx.split`` into a static graph and an
+``nnx.State`` of its ``nnx.Param`` variables, the trained pytree, merged back inside ``apply``), a
+Flax linen module or a factory ``n_users -> nn.Module`` (``from_linen``), or a pure
+``(init, apply)`` pair. A factory gets the run's n_users and, for NNX, ``nnx.Rngs`` of the seed's
+init key, so each seed starts from its own draw; a module instance starts every seed from the
+instance's own parameters. ``apply`` must work on one round (the learner vmaps it over its
+buffer) and be traceable; the learner checks its output shape before anything compiles.
+
+Default model (``PersonalizedReward``, flax.linen): a shared torso MLP maps each response's
+features phi(x, y) [d] to an embedding f(phi) ∈ R^m, a table holds one embedding e_u ∈ R^m per
+user, and r̂_u(x, y) = <e_u, f(phi(x, y))>. With a linear torso this is the bilinear model
+h_u^T W phi of MODEL.md §1 with unknown heads; the learner sees only the user's id (``ctx.user``).
 
 Training: each round the datum is written into a ring buffer of the last ``buffer_size`` rounds
 (memory independent of T), then ``n_steps`` optimiser steps are taken on the mean negative
@@ -13,22 +28,24 @@ respect to the K predicted rewards, for ``scalar``, ``bt_ref``, ``bt_duel`` and 
 the loss used is the surrogate -<stop_gradient(dℓ/dr̂), r̂>, whose gradient in the parameters is
 that of the negative log-likelihood (logistic for BT, squared error / s² for scalar).
 
-Hyperparameters are arrays (``NeuralHParams``): the learning rate (decaying with t) reaches the
-optimiser through ``optax.inject_hyperparams``, so a learning-rate sweep is a vmap like any other.
-The defaults (Adam, 3e-3, decay exponent 0.5) were picked by a small sweep on F1 with bt_ref.
-Actions: greedy on r̂ (random ties) through ``feedback.choose``; exploration (warm start,
-epsilon) comes from the wrappers of learners/explore.py. The parameters start from the key
-``init`` gets (each seed its own draw).
+The optimiser is any Optax factory taking ``learning_rate`` (``optax.adam``, ``optax.adamw``,
+``lambda learning_rate: optax.chain(optax.clip_by_global_norm(1.0), optax.sgd(learning_rate))``)
+or the name of one. It is wrapped in ``optax.inject_hyperparams``, so the learning rate (decaying
+with t) lives in the optimiser state and is an array hyperparameter (``NeuralHParams``): a
+learning-rate sweep is a vmap like any other. The defaults (Adam, 3e-3, decay exponent 0.5) were
+picked by a small sweep on F1 with bt_ref. Actions: greedy on r̂ (random ties) through
+``feedback.choose``; exploration (warm start, epsilon) comes from the wrappers of
+learners/explore.py. The parameters start from the key ``init`` gets (each seed its own draw).
 """
 from __future__ import annotations
 
-from typing import Any, Callable, Sequence
+from typing import Any, Callable, NamedTuple, Sequence
 
 import jax
 import jax.numpy as jnp
 import flax.linen as nn
 import optax
-from flax import struct
+from flax import nnx, struct
 
 from jaxpa.envs.feedback import FeedbackModel
 from jaxpa.learners.base import Learner
@@ -53,6 +70,156 @@ class PersonalizedReward(nn.Module):
         return x @ nn.Embed(self.n_users, self.embed_dim, name="users")(user)
 
 
+# ----- bring your own reward model ---------------------------------------------------------------
+class RewardModel(NamedTuple):
+    """A reward model as pure functions (module docstring): ``init(key, n_users, features [K, d])
+    -> params`` (a pytree of float arrays, every leaf trained) and ``apply(params, user,
+    features [K, d]) -> [K]`` (user an int32 scalar); ``name`` is what the learner's name shows."""
+
+    init: Callable[[Array, int, Array], Any]
+    apply: Callable[[Any, Array, Array], Array]
+    name: str = "custom"
+
+
+@struct.dataclass
+class ModelParams:
+    """The parameters of an adapted Flax model: ``variables`` (a pytree of arrays: linen's
+    variable dict, or NNX's ``nnx.State`` of the module's ``nnx.Param``s) and ``static`` (not a
+    pytree node: what rebuilds the module in ``apply``: the number of users for a linen factory,
+    the ``nnx.GraphDef`` for NNX, None for a linen module instance)."""
+
+    variables: Any
+    static: Any = struct.field(pytree_node=False, default=None)
+
+
+def _factory_name(obj) -> str:
+    return getattr(obj, "__name__", None) or type(obj).__name__
+
+
+def _linen_variables(variables, name: str):
+    extra = sorted(set(variables) - {"params"})
+    if extra:
+        raise ValueError(f"neural: the linen model {name} has variable collections {extra} "
+                         "besides 'params'; the neural learner trains 'params' only and applies "
+                         "the model without mutable collections (no BatchNorm statistics)")
+    return variables
+
+
+def from_linen(module: nn.Module | Callable[[int], nn.Module], name: str | None = None
+               ) -> RewardModel:
+    """A ``RewardModel`` from a flax.linen module ``module(user, features) -> [K]``, or a factory
+    ``n_users -> module`` (called with the run's number of users: what sizes an embedding table).
+    ``init`` is ``module.init(key, user 0, features)``; only the ``params`` collection may exist."""
+    if isinstance(module, nn.Module):
+        label = name or type(module).__name__
+
+        def init(key, n_users, features):
+            return ModelParams(_linen_variables(module.init(key, jnp.int32(0), features), label))
+
+        def apply(params, user, features):
+            return module.apply(params.variables, user, features)
+
+        return RewardModel(init, apply, label)
+    if not callable(module):
+        raise TypeError(f"from_linen: expected a flax.linen Module or a factory n_users -> "
+                        f"Module, got {type(module).__name__}")
+    factory, label = module, name or _factory_name(module)
+
+    def build(n_users):
+        made = factory(n_users)
+        if not isinstance(made, nn.Module):
+            raise TypeError(f"from_linen: the factory {label} returned {type(made).__name__}, not "
+                            "a flax.linen Module (an NNX factory goes to from_nnx)")
+        return made
+
+    def init(key, n_users, features):
+        variables = build(n_users).init(key, jnp.int32(0), features)
+        return ModelParams(_linen_variables(variables, label), int(n_users))
+
+    def apply(params, user, features):
+        return build(params.static).apply(params.variables, user, features)
+
+    return RewardModel(init, apply, label)
+
+
+def _split_nnx(module: nnx.Module, name: str) -> ModelParams:
+    graphdef, params, rest = nnx.split(module, nnx.Param, ...)
+    flat = jax.tree_util.tree_flatten_with_path(rest)[0]
+    if flat:
+        raise ValueError(f"neural: the NNX model {name} holds state other than nnx.Param "
+                         f"({[jax.tree_util.keystr(p) for p, _ in flat][:3]}): the "
+                         "neural learner trains nnx.Param variables only; build the module "
+                         "without stored nnx.Rngs (pass rngs to the constructor only), dropout "
+                         "or BatchNorm statistics")
+    return ModelParams(params, graphdef)
+
+
+def from_nnx(module: nnx.Module | Callable[[int, nnx.Rngs], nnx.Module], name: str | None = None
+             ) -> RewardModel:
+    """A ``RewardModel`` from a Flax NNX module ``module(user, features) -> [K]``, or a factory
+    ``(n_users, rngs) -> module`` called in ``init`` with the run's number of users and
+    ``nnx.Rngs`` of the seed's key. The module is ``nnx.split`` into its graph (static) and the
+    ``nnx.State`` of its ``nnx.Param`` variables (the trained pytree); ``apply`` merges them back
+    (``nnx.merge``) and calls the module. A module instance starts every seed from its own
+    parameters. Other state (stored ``nnx.Rngs``, BatchNorm statistics) is rejected."""
+    if isinstance(module, nnx.Module):
+        label = name or type(module).__name__
+        start = _split_nnx(module, label)  # on the host, outside any trace
+
+        def init(key, n_users, features):
+            return start
+
+    elif callable(module):
+        factory, label = module, name or _factory_name(module)
+
+        def init(key, n_users, features):
+            made = factory(n_users, nnx.Rngs(key))
+            if not isinstance(made, nnx.Module):
+                raise TypeError(f"from_nnx: the factory {label} returned {type(made).__name__}, "
+                                "not an nnx.Module (a linen factory goes to from_linen)")
+            return _split_nnx(made, label)
+    else:
+        raise TypeError(f"from_nnx: expected an nnx.Module or a factory (n_users, rngs) -> "
+                        f"nnx.Module, got {type(module).__name__}")
+
+    def apply(params, user, features):
+        return nnx.merge(params.static, params.variables)(user, features)
+
+    return RewardModel(init, apply, label)
+
+
+def reward_model(model) -> RewardModel:
+    """A ``RewardModel`` from a ``RewardModel``, a pure ``(init, apply)`` pair, a flax.linen
+    module or an NNX module. Factories are ambiguous (linen or NNX?): pass them through
+    ``from_linen`` or ``from_nnx``."""
+    if isinstance(model, RewardModel):
+        return model
+    if isinstance(model, nn.Module):
+        return from_linen(model)
+    if isinstance(model, nnx.Module):
+        return from_nnx(model)
+    if isinstance(model, (tuple, list)) and len(model) == 2 and all(map(callable, model)):
+        return RewardModel(*model)
+    hint = (" (a factory: wrap it in from_linen(factory) or from_nnx(factory))"
+            if callable(model) else "")
+    raise TypeError(f"neural: model must be a RewardModel, an (init, apply) pair, a flax.linen "
+                    f"Module or an nnx.Module, got {type(model).__name__}{hint}")
+
+
+def check_output(model: RewardModel, params, features: Array) -> None:
+    """Raise ValueError unless ``model.apply(params, user, features [K, d])`` is a float [K]
+    (checked on shapes only: nothing runs)."""
+    K = features.shape[0]
+    out = jax.eval_shape(model.apply, params, jnp.int32(0), features)
+    shape, dtype = getattr(out, "shape", None), getattr(out, "dtype", None)
+    if shape != (K,) or dtype is None or not jnp.issubdtype(dtype, jnp.floating):
+        raise ValueError(f"neural: the reward model {model.name!r} must map (params, user int32 "
+                         f"scalar, features [K, d] = {tuple(features.shape)}) to float rewards "
+                         f"[K] = ({K},); its apply returned "
+                         f"{out if shape is None else f'shape {shape} dtype {dtype}'}")
+
+
+# ----- the learner ---------------------------------------------------------------------------------
 @struct.dataclass
 class Replay:
     """The last B rounds: user [B], features [B, K, d], reference [B], action [B, A], obs [B].
@@ -67,13 +234,12 @@ class Replay:
 
 @struct.dataclass
 class NeuralState:
-    """params: the Flax variables; opt_state: the optax state; replay: the buffer;
-    n_users: static, sizes the model."""
+    """params: the model's parameters (``RewardModel.init``); opt_state: the optax state;
+    replay: the buffer."""
 
     params: Any
     opt_state: Any
     replay: Replay
-    n_users: int = struct.field(pytree_node=False)
 
     @property
     def theta(self) -> Array:
@@ -100,11 +266,11 @@ def nll_reward_gradient(feedback: FeedbackModel, r_hat: Array, action: Array, re
     return feedback.newton_terms(r_hat, jnp.eye(K, dtype=r_hat.dtype), action, reference, obs)[0]
 
 
-def surrogate_loss(model: nn.Module, feedback: FeedbackModel, params, replay: Replay,
+def surrogate_loss(apply: Callable, feedback: FeedbackModel, params, replay: Replay,
                    valid: Array) -> Array:
     """Mean over valid buffer slots of -<stop_gradient(dℓ/dr̂), r̂>: its parameter gradient is the
-    mean negative log-likelihood's. valid: [B] bool."""
-    r_hat = jax.vmap(model.apply, in_axes=(None, 0, 0))(params, replay.user, replay.features)
+    mean negative log-likelihood's. apply: ``RewardModel.apply``; valid: [B] bool."""
+    r_hat = jax.vmap(apply, in_axes=(None, 0, 0))(params, replay.user, replay.features)
     g = jax.vmap(nll_reward_gradient, in_axes=(None, 0, 0, 0, 0))(
         feedback, jax.lax.stop_gradient(r_hat), replay.action, replay.reference, replay.obs)
     per_datum = -jnp.sum(g * r_hat, axis=-1)
@@ -118,35 +284,65 @@ def learning_rate(hparams: NeuralHParams, t: Array, buffer_size: int) -> Array:
     return hparams.learning_rate * (1.0 + t / buffer_size) ** (-hparams.lr_decay)
 
 
-def _optimizer(optimizer: str | Callable[..., optax.GradientTransformation]):
+def make_optimizer(optimizer: str | Callable[..., optax.GradientTransformation]):
+    """``optax.inject_hyperparams`` of an optax factory taking ``learning_rate`` (or its name),
+    checked on a dummy parameter (nothing compiles). Raises ValueError otherwise."""
+    if isinstance(optimizer, optax.GradientTransformation):
+        raise ValueError("neural: optimizer must be a factory taking learning_rate (optax.adam, "
+                         "or lambda learning_rate: optax.chain(...)), not a built "
+                         "GradientTransformation: the learning rate is a hyperparameter")
     if isinstance(optimizer, str):
         if not callable(getattr(optax, optimizer, None)):
             raise ValueError(f"neural: unknown optax optimiser {optimizer!r}")
         optimizer = getattr(optax, optimizer)
-    return optax.inject_hyperparams(optimizer)
+    if not callable(optimizer):
+        raise ValueError(f"neural: optimizer must be an optax factory or its name, got "
+                         f"{optimizer!r}")
+    injected = optax.inject_hyperparams(optimizer)
+    try:
+        jax.eval_shape(lambda: injected(learning_rate=1e-3).init({"w": jnp.zeros(2)}))
+    except TypeError as err:
+        raise ValueError(f"neural: the optimiser {_factory_name(optimizer)} must be an optax "
+                         f"factory taking learning_rate ({err})") from None
+    return injected
 
 
-def neural(feedback: FeedbackModel, hidden: Sequence[int] = (32,), embed_dim: int = 8,
+def neural(feedback: FeedbackModel, model=None,
            optimizer: str | Callable[..., optax.GradientTransformation] = "adam",
-           buffer_size: int = 64, n_steps: int = 1) -> Learner:
-    """ε-greedy on a ``PersonalizedReward`` trained online (see the module docstring).
+           buffer_size: int = 64, n_steps: int = 1, *, hidden: Sequence[int] | None = None,
+           embed_dim: int | None = None) -> Learner:
+    """Greedy on a reward model trained online (see the module docstring).
 
-    hidden: torso widths (() for a linear torso); embed_dim: m; optimizer: an optax optimiser
-    factory taking ``learning_rate`` (or its name); buffer_size, n_steps: replay size and optimiser
-    steps per round.
+    model: your reward model (``reward_model``: a RewardModel, an (init, apply) pair, a linen or
+    NNX module, or ``from_linen``/``from_nnx`` of a factory); None: ``PersonalizedReward`` with
+    torso widths ``hidden`` (default (32,); () for a linear torso) and embedding size
+    ``embed_dim`` (default 8), options of the default model only. optimizer: an optax factory
+    taking ``learning_rate`` (or its name); buffer_size, n_steps: replay size and optimiser steps
+    per round.
     """
-    hidden = tuple(int(h) for h in hidden)
-    if embed_dim < 1 or buffer_size < 1 or n_steps < 1 or any(h < 1 for h in hidden):
-        raise ValueError(f"neural: embed_dim, buffer_size, n_steps and hidden widths must be "
-                         f">= 1, got {embed_dim}, {buffer_size}, {n_steps}, {hidden}")
-    make_opt = _optimizer(optimizer)
-    model_for = lambda n_users: PersonalizedReward(n_users, embed_dim, hidden)
+    if buffer_size < 1 or n_steps < 1:
+        raise ValueError(f"neural: buffer_size and n_steps must be >= 1, got {buffer_size}, "
+                         f"{n_steps}")
+    if model is None:
+        hidden = (32,) if hidden is None else tuple(int(h) for h in hidden)
+        embed_dim = 8 if embed_dim is None else int(embed_dim)
+        if embed_dim < 1 or any(h < 1 for h in hidden):
+            raise ValueError(f"neural: embed_dim and hidden widths must be >= 1, got "
+                             f"{embed_dim}, {hidden}")
+        model = from_linen(lambda n_users: PersonalizedReward(n_users, embed_dim, hidden),
+                           f"{'x'.join(map(str, hidden)) or 'linear'},m={embed_dim}")
+    elif hidden is not None or embed_dim is not None:
+        raise ValueError("neural: hidden and embed_dim size the default model; with model=... "
+                         "size your own model instead")
+    model = reward_model(model)
+    make_opt = make_optimizer(optimizer)
 
     def init(key, inst, hparams: NeuralHParams) -> NeuralState:
         N, K, d, dtype = inst.n_users, inst.n_responses, inst.d, inst.features.dtype
         A = feedback.n_actions
-        params = model_for(N).init(key, jnp.int32(0),
-                                   jnp.zeros((K, d), dtype))
+        features = jnp.zeros((K, d), dtype)
+        params = model.init(key, N, features)
+        check_output(model, params, features)
         obs = jax.eval_shape(feedback.sample, jax.random.key(0), jnp.zeros((K,), dtype),
                              jnp.arange(A, dtype=jnp.int32) % K, jnp.int32(0))
         B = buffer_size
@@ -155,10 +351,10 @@ def neural(feedback: FeedbackModel, hidden: Sequence[int] = (32,), embed_dim: in
                         action=jnp.zeros((B, A), jnp.int32) + jnp.arange(A, dtype=jnp.int32) % K,
                         obs=jnp.zeros((B,) + obs.shape, obs.dtype))
         opt_state = make_opt(learning_rate=hparams.learning_rate).init(params)
-        return NeuralState(params=params, opt_state=opt_state, replay=replay, n_users=N)
+        return NeuralState(params=params, opt_state=opt_state, replay=replay)
 
     def act(key, state: NeuralState, ctx, hparams: NeuralHParams) -> Array:
-        scores = model_for(state.n_users).apply(state.params, ctx.user, ctx.features)
+        scores = model.apply(state.params, ctx.user, ctx.features)
         return feedback.choose(key, scores, ctx.reference)
 
     def update(state: NeuralState, ctx, action, obs, hparams: NeuralHParams) -> NeuralState:
@@ -169,7 +365,6 @@ def neural(feedback: FeedbackModel, hidden: Sequence[int] = (32,), embed_dim: in
                         reference=rp.reference.at[slot].set(ctx.reference),
                         action=rp.action.at[slot].set(action), obs=rp.obs.at[slot].set(obs))
         valid = jnp.arange(buffer_size) <= ctx.t
-        model = model_for(state.n_users)
         lr = learning_rate(hparams, ctx.t, buffer_size)
         opt = make_opt(learning_rate=lr)
         opt_state = state.opt_state._replace(hyperparams={
@@ -177,17 +372,16 @@ def neural(feedback: FeedbackModel, hidden: Sequence[int] = (32,), embed_dim: in
 
         def step(carry, _):
             params, opt_state = carry
-            grads = jax.grad(lambda p: surrogate_loss(model, feedback, p, replay, valid))(params)
+            grads = jax.grad(lambda p: surrogate_loss(model.apply, feedback, p, replay,
+                                                      valid))(params)
             updates, opt_state = opt.update(grads, opt_state, params)
             return (optax.apply_updates(params, updates), opt_state), None
 
         (params, opt_state), _ = jax.lax.scan(step, (state.params, opt_state), None,
                                               length=n_steps)
-        return NeuralState(params=params, opt_state=opt_state, replay=replay,
-                           n_users=state.n_users)
+        return NeuralState(params=params, opt_state=opt_state, replay=replay)
 
     def default_hparams() -> NeuralHParams:
         return NeuralHParams(learning_rate=jnp.float32(3e-3), lr_decay=jnp.float32(0.5))
 
-    return Learner(f"neural[{'x'.join(map(str, hidden)) or 'linear'},m={embed_dim}]", feedback,
-                   init, act, update, default_hparams)
+    return Learner(f"neural[{model.name}]", feedback, init, act, update, default_hparams)

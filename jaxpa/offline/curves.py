@@ -21,11 +21,12 @@ import numpy as np
 import jax
 import jax.numpy as jnp
 
+from jaxpa.envs.feedback import FeedbackModel
 from jaxpa.envs.instance import Instance, InstanceError, validate
-from jaxpa.offline.logging import (check_policy, instance_rows, log_dataset, row_ids,
+from jaxpa.offline.logging import (instance_rows, log_dataset, logging_policy, row_ids,
                                    sufficient_stats)
-from jaxpa.offline.mle import check_fit_args, likelihood_of, ridge_mle_weighted
-from jaxpa.offline.sampled import MAX_COUNT, STATIONARY, row_means, row_probs, sample_log
+from jaxpa.offline.mle import check_fit_args, offline_model, ridge_mle_weighted
+from jaxpa.offline.sampled import MAX_COUNT, STATIONARY, row_margins, row_probs, sample_log
 from jaxpa.offline.subopt import suboptimality, true_theta
 from jaxpa.runner import seed_keys
 
@@ -44,36 +45,34 @@ def projected_truth(X: Array, counts: Array, theta_star: Array) -> Array:
     return U @ (U.T @ theta_star)
 
 
-def _fit_and_score(inst, X_all, counts, sums, ridge, likelihood, featurizer, n_iter):
+def _fit_and_score(inst, X_all, counts, sums, ridge, feedback, featurizer, n_iter):
     """Fits on every grid size and their exact SubOpt, for one seed's statistics [G, J]:
     (subopt [G], identifiable SubOpt at the last size, theta at the last size [p])."""
     means = sums / jnp.maximum(counts, 1.0)
-    # the scalar feedback of the registry's learners has noise_std 1 (feedback.scalar())
-    thetas = jax.vmap(lambda c, m: ridge_mle_weighted(X_all, m, c, ridge, likelihood=likelihood,
+    thetas = jax.vmap(lambda c, m: ridge_mle_weighted(X_all, m, c, ridge, feedback=feedback,
                                                       n_iter=n_iter))(counts, means)
     sub = jax.vmap(lambda th: suboptimality(inst, th, featurizer))(thetas)
     limit = projected_truth(X_all, counts[-1], true_theta(inst, featurizer))
     return sub, suboptimality(inst, limit, featurizer), thetas[-1]
 
 
-@functools.partial(jax.jit, static_argnames=("learner", "feedback", "featurizer", "n_max",
+@functools.partial(jax.jit, static_argnames=("feedback", "learner", "featurizer", "n_max",
                                              "n_iter", "batch"))
-def _rollout_curves(keys, inst, hparams, ns, ridge, *, learner, feedback, featurizer, n_max,
+def _rollout_curves(keys, inst, hparams, ns, ridge, *, feedback, learner, featurizer, n_max,
                     n_iter, batch):
     with jax.default_matmul_precision("highest"):  # see HIGHEST
-        return _rollout_body(keys, inst, hparams, ns, ridge, learner, feedback, featurizer, n_max,
+        return _rollout_body(keys, inst, hparams, ns, ridge, feedback, learner, featurizer, n_max,
                              n_iter, batch)
 
 
-def _rollout_body(keys, inst, hparams, ns, ridge, learner, feedback, featurizer, n_max, n_iter,
+def _rollout_body(keys, inst, hparams, ns, ridge, feedback, learner, featurizer, n_max, n_iter,
                   batch):
     X_all = instance_rows(inst, feedback, featurizer)
 
     def one_seed(key):
-        rec = log_dataset(learner, hparams, key, inst, n_max)
+        rec = log_dataset(key, inst, feedback, learner, hparams, n_max)
         counts, sums = sufficient_stats(row_ids(rec, inst, feedback), rec.obs, X_all.shape[0], ns)
-        return _fit_and_score(inst, X_all, counts, sums, ridge, likelihood_of(feedback),
-                              featurizer, n_iter)
+        return _fit_and_score(inst, X_all, counts, sums, ridge, feedback, featurizer, n_iter)
 
     return jax.lax.map(one_seed, keys, batch_size=batch)
 
@@ -87,13 +86,12 @@ def _sampled_curves(keys, inst, q, ns, ridge, *, feedback, featurizer, n_max, n_
 
 def _sampled_body(keys, inst, q, ns, ridge, feedback, featurizer, n_max, n_iter, batch):
     X_all = instance_rows(inst, feedback, featurizer)
-    mean = row_means(inst, feedback)
-    likelihood = likelihood_of(feedback)
+    margins = row_margins(inst, feedback)
 
     def one_seed(key):
-        ids, obs = sample_log(key, q, mean, n_max, likelihood)
+        ids, obs = sample_log(key, q, margins, n_max, feedback)
         counts, sums = sufficient_stats(ids, obs, X_all.shape[0], ns)
-        return _fit_and_score(inst, X_all, counts, sums, ridge, likelihood, featurizer, n_iter)
+        return _fit_and_score(inst, X_all, counts, sums, ridge, feedback, featurizer, n_iter)
 
     return jax.lax.map(one_seed, keys, batch_size=batch)
 
@@ -101,11 +99,14 @@ def _sampled_body(keys, inst, q, ns, ridge, feedback, featurizer, n_max, n_iter,
 METHODS = ("auto", "rollout", "sampled")
 
 
-def subopt_curves(key: Array, inst: Instance, policy: str, ns, *, feedback: str = "bt_ref",
-                  n_seeds: int = 64, ridge: float = 1.0, n_iter: int = 25,
-                  featurizer: str = "personalized", method: str = "auto",
+def subopt_curves(key: Array, inst: Instance, policy: str, ns, *,
+                  feedback: str | FeedbackModel = "bt_ref", n_seeds: int = 64, ridge: float = 1.0,
+                  n_iter: int = 25, featurizer: str = "personalized", method: str = "auto",
                   batch: int | None = None) -> dict[str, np.ndarray]:
-    """SubOpt(n) of the plug-in policy fitted on the first n rounds logged by ``policy``.
+    """SubOpt(n) of the plug-in policy fitted on the first n rounds logged by ``policy``
+    (``logging.logging_policy``: optimal, uniform, greedy, greedy_warm or a registry learner)
+    under the feedback model ``feedback`` (a ``FeedbackModel`` or its name; the ridge MLE uses
+    its likelihood).
 
     method: "rollout" logs every round with ``rollout``; "sampled" draws the rounds i.i.d.
     (stationary policies only, sampled.py: the same distribution, far cheaper per round); "auto"
@@ -114,12 +115,14 @@ def subopt_curves(key: Array, inst: Instance, policy: str, ns, *, feedback: str 
     ns: increasing grid of dataset sizes (ints >= 0; n_max = ns[-1] rounds are logged). Returns
     NumPy arrays: ns [G]; subopt [S, G]; identifiable [S] (SubOpt of P_R theta* at n_max, see the
     module docstring); theta [S, p] (the fit at n_max). batch: seeds per step of ``lax.map``
-    (default 16 on the CPU, all seeds on an accelerator). Validated on the host before compiling.
+    (default 16 on the CPU, all seeds on an accelerator). Validated on the host before compiling
+    (a model without single-index rows, mnl, raises ValueError here).
     """
     validate(inst)
     if inst.batch_shape:
         raise InstanceError("subopt_curves: expects one instance; vmap or loop over a batch")
-    spec = check_policy(policy, feedback)
+    model = offline_model(feedback)
+    model.check(inst.n_responses)
     check_fit_args(ridge, n_iter)
     grid = np.asarray(ns)
     if (grid.ndim != 1 or grid.size < 1 or not np.issubdtype(grid.dtype, np.integer)
@@ -135,18 +138,18 @@ def subopt_curves(key: Array, inst: Instance, policy: str, ns, *, feedback: str 
     n_max = max(int(grid[-1]), 1)
     if n_max > MAX_COUNT:
         raise InstanceError(f"ns: n_max = {n_max} exceeds {MAX_COUNT} (float32 counts)")
+    learner, hp = logging_policy(policy, model, n_max)  # checks the policy under the model
     keys, ns_j = seed_keys(key, n_seeds), jnp.asarray(grid, jnp.int32)
     if batch is None:
         batch = 16 if jax.default_backend() == "cpu" else n_seeds
     ridge_j, batch = jnp.asarray(ridge, inst.features.dtype), max(1, min(int(batch), n_seeds))
     if method == "sampled" or (method == "auto" and policy in STATIONARY):
         sub, ident, theta = _sampled_curves(
-            keys, inst, row_probs(inst, policy, feedback), ns_j, ridge_j, feedback=feedback,
+            keys, inst, row_probs(inst, policy, model), ns_j, ridge_j, feedback=model,
             featurizer=featurizer, n_max=n_max, n_iter=n_iter, batch=batch)
     else:
-        learner, hp = spec.build(feedback, n_max)
-        sub, ident, theta = _rollout_curves(keys, inst, hp, ns_j, ridge_j, learner=learner,
-                                            feedback=feedback, featurizer=featurizer,
+        sub, ident, theta = _rollout_curves(keys, inst, hp, ns_j, ridge_j, feedback=model,
+                                            learner=learner, featurizer=featurizer,
                                             n_max=n_max, n_iter=n_iter, batch=batch)
     return {"ns": grid.astype(np.int64), "subopt": np.asarray(sub, np.float64),
             "identifiable": np.asarray(ident, np.float64), "theta": np.asarray(theta)}

@@ -4,12 +4,18 @@ A logging policy pi_b is a jaxpa learner run online for n rounds by ``jaxpa.runn
 dataset is the rollout's ``Record`` (contexts, actions, observations, with a leading [n] axis).
 Named policies (``logging_policy``):
 
-- ``optimal``: "optimal vs reference": the oracle learner, which plays y*_u(x) and, under bt_ref,
-  is compared with the reference y0(x) (under scalar feedback it observes r(y*) + noise);
-- ``uniform``: every response uniform at random (the coverage control);
-- any other learner of the registry (``greedy``, ``ucb``, ``ts``, ...): the prefix of that online
-  learner: the dataset of size n is its first n rounds (``greedy_warm`` is greedy after 100
-  uniform rounds).
+- ``optimal``: "optimal vs reference": the oracle learner, which plays the feedback model's
+  ``oracle_action`` (y*_u(x); under bt_ref it is compared with the reference y0(x), under scalar
+  feedback it observes r(y*) + noise). A model whose oracle log teaches nothing
+  (``oracle_informative()`` False: a duel of y* with itself) refuses it;
+- ``uniform``: the model's uniform action every round (the coverage control);
+- any learner of the registry (``greedy``, ``ucb``, ``ts``, ...): the prefix of that online
+  learner: the dataset of size n is its first n rounds (``greedy_warm`` is greedy after
+  min(100, n_max) uniform rounds).
+
+Everything that depends on the feedback comes from its model (``SingleIndexFeedback``): a logged
+round's row is ``direction(z, action, reference)`` and its observation the answer; the rows an
+instance can produce are ``rows`` per context, indexed by ``action_index``.
 
 Fitting a grid of dataset sizes uses the log's sufficient statistics: the learner's design of a
 round is one of finitely many rows of the instance (one per (user, prompt, action)), so the first
@@ -24,102 +30,123 @@ import functools
 import jax
 import jax.numpy as jnp
 
-from jaxpa.diagnostics.instance_diagnostics import design
-from jaxpa.envs.instance import Instance
-from jaxpa.experiments.runs import Spec
-from jaxpa.learners.registry import FEATURIZERS, LEARNERS
+from jaxpa.envs.feedback import FeedbackModel, make_feedback
+from jaxpa.envs.instance import Instance, InstanceError
+from jaxpa.learners.base import Learner
+from jaxpa.learners.design import Featurizer, design, make_featurizer
+from jaxpa.learners.hparams import check_hparams, set_hparams
+from jaxpa.learners.registry import LEARNERS, make_learner
+from jaxpa.offline.mle import offline_model
 from jaxpa.runner import Record, rollout, seed_keys
 
 Array = jax.Array
 
-POLICY_ALIASES = {"optimal": Spec.of("optimal", "oracle"),
-                  "uniform": Spec.of("uniform", "uniform"),
-                  "greedy": Spec.of("greedy", "greedy", warm_start=0),
-                  "greedy_warm": Spec.of("greedy_warm", "greedy", warm_start=100)}
-FEEDBACKS = ("bt_ref", "bt_duel", "scalar")
+# name -> (registry learner, hyperparameter overrides by leaf name)
+POLICY_ALIASES: dict[str, tuple[str, dict]] = {
+    "optimal": ("oracle", {}),
+    "uniform": ("uniform", {}),
+    "greedy": ("greedy", {}),
+    "greedy_warm": ("greedy", {"warm_start": 100}),
+}
 
 
-def logging_policy(name: str) -> Spec:
-    """A named logging policy as a learner spec (``experiments.runs.Spec``)."""
+def _resolve(name: str) -> tuple[str, dict]:
     if name in POLICY_ALIASES:
         return POLICY_ALIASES[name]
     if name in LEARNERS:
-        return Spec.of(name, name)
-    raise KeyError(f"unknown logging policy {name!r}; known: {sorted(POLICY_ALIASES)} or any "
-                   f"learner of {sorted(LEARNERS)}")
+        return name, {}
+    raise InstanceError(f"unknown logging policy {name!r}; known: {sorted(POLICY_ALIASES)} or any "
+                        f"learner of {sorted(LEARNERS)}")
 
 
-def check_policy(name: str, feedback: str) -> Spec:
-    """The policy's spec, refusing combinations that log no information."""
-    if feedback not in FEEDBACKS:
-        raise ValueError(f"offline: unsupported feedback {feedback!r}; known: {FEEDBACKS}")
-    spec = logging_policy(name)
-    if spec.learner == "oracle" and feedback == "bt_duel":
-        raise ValueError("logging policy 'optimal' under bt_duel duels y* with itself: no "
-                         "information; use bt_ref (optimal vs reference)")
-    return spec
+def check_policy(name: str, feedback: str | FeedbackModel = "bt_ref") -> FeedbackModel:
+    """Validate a (policy, feedback) pair before anything compiles and return the model: the
+    model must have single-index rows (``require_offline``), the policy must exist, and an
+    ``optimal`` log must teach something (``oracle_informative``). Raises ValueError."""
+    model = offline_model(feedback)
+    learner_name, _ = _resolve(name)
+    if learner_name == "oracle" and not model.oracle_informative():
+        raise InstanceError(f"logging policy {name!r} under {model.label!r} logs no information "
+                            f"(the oracle's action compares y* with itself); use bt_ref (optimal "
+                            f"vs reference) or another second-response rule")
+    return model
 
 
-def log_dataset(learner, hparams, key: Array, inst: Instance, n: int) -> Record:
-    """n rounds logged by ``learner`` (one seed): the rollout's Record with leading [n]."""
-    return rollout(learner, key, inst, hparams, n)[1]
+def logging_policy(name: str, feedback: str | FeedbackModel = "bt_ref", n_max: int | None = None,
+                   **options) -> tuple[Learner, object]:
+    """A named logging policy as (learner built for the model, its hyperparameters, checked and
+    as arrays). n_max: the number of rounds it will log (the run's horizon: a warm start is capped
+    at it, and hyperparameters bounded by the horizon are checked against it). ``options`` go to
+    ``make_learner`` (e.g. ``featurizer``)."""
+    model = check_policy(name, feedback)
+    learner_name, overrides = _resolve(name)
+    learner = make_learner(learner_name, model, **options)
+    hp = learner.default_hparams()
+    if overrides:
+        if n_max is not None and "warm_start" in overrides:
+            overrides = dict(overrides, warm_start=min(overrides["warm_start"], int(n_max)))
+        hp = set_hparams(hp, **overrides)
+    hp, _ = check_hparams(learner.name, learner.default_hparams(), hp, n_max)
+    return learner, hp
 
 
-def log_datasets(learner, hparams, key: Array, inst: Instance, n: int, n_seeds: int) -> Record:
+def _check_learner(feedback, learner: Learner) -> FeedbackModel:
+    model = make_feedback(feedback)
+    if learner.feedback != model:
+        raise InstanceError(f"learner {learner.name} assumes feedback {learner.feedback.label!r} "
+                            f"but the log is of {model.label!r}; build the learner for that model")
+    return model
+
+
+def log_dataset(key: Array, inst: Instance, feedback, learner: Learner, hparams, n: int) -> Record:
+    """n rounds logged by ``learner`` under the feedback model (one seed): the rollout's Record
+    with leading [n]. Traceable; the learner must be built for the model (checked)."""
+    model = _check_learner(feedback, learner)
+    return rollout(key, inst, model, learner, hparams, n)[1]
+
+
+def log_datasets(key: Array, inst: Instance, feedback, learner: Learner, hparams, n: int,
+                 n_seeds: int) -> Record:
     """``n_seeds`` independent logs (seed s uses fold_in(key, s), as in ``simulate``): leading
     [S, n]."""
-    return jax.vmap(lambda k: log_dataset(learner, hparams, k, inst, n))(seed_keys(key, n_seeds))
+    model = _check_learner(feedback, learner)
+    return jax.vmap(lambda k: log_dataset(k, inst, model, learner, hparams, n))(
+        seed_keys(key, n_seeds))
 
 
-def _pair(feedback: str, action: Array, reference: Array) -> tuple[Array, Array]:
-    """(first response, the response it is compared with or -1 for scalar)."""
-    if feedback == "bt_ref":
-        return action[..., 0], reference
-    if feedback == "bt_duel":
-        return action[..., 0], action[..., 1]
-    if feedback == "scalar":
-        return action[..., 0], jnp.full_like(action[..., 0], -1)
-    raise ValueError(f"offline: unsupported feedback {feedback!r}; known: {FEEDBACKS}")
-
-
-def _row(z: Array, a: Array, b: Array) -> Array:
-    """z[a] - z[b] (exactly 0 when a == b: comparing a response with itself carries nothing), or
-    z[a] when b < 0 (scalar feedback). z: [K, p]."""
-    diff = jnp.where(a == b, jnp.zeros_like(z[a]), z[a] - z[jnp.maximum(b, 0)])
-    return jnp.where(b < 0, z[a], diff)
-
-
-def design_rows(record: Record, feedback: str, featurizer: str = "personalized"):
-    """The logged rows (X [n, p], y [n]) of a dataset: x = z(y) - z(y0) (bt_ref), z(y) - z(y')
-    (bt_duel) or z(y) (scalar), y = the observation."""
-    featurize = FEATURIZERS[featurizer]().featurize
-    a, b = _pair(feedback, record.action, record.context.reference)
-    rows = jax.vmap(lambda h, phi, a, b: _row(featurize(h, phi), a, b))(
-        record.context.head, record.context.features, a, b)
+def design_rows(record: Record, feedback, featurizer: str | Featurizer = "personalized"):
+    """The logged rows (X [n, p], y [n]) of a dataset: x = the model's ``direction`` of the
+    round's action in the learner's design (bt_ref z(y) - z(y0), bt_duel z(y) - z(y'), scalar
+    z(y)), y = the observation."""
+    model = offline_model(feedback)
+    featurize = make_featurizer(featurizer).featurize
+    rows = jax.vmap(lambda h, phi, a, ref: model.direction(featurize(h, phi), a, ref))(
+        record.context.head, record.context.features, record.action, record.context.reference)
     return rows, record.obs.astype(rows.dtype)
 
 
+def instance_rows(inst: Instance, feedback, featurizer: str = "personalized") -> Array:
+    """Every row a log of ``inst`` can contain, [J, p]: J = N M K^A (row (u, x, action), A the
+    model's ``n_actions``: K rows per context for bt_ref and scalar, K^2 for bt_duel), in the
+    order of ``row_ids``. Jitted (the model and the featurizer are static); callable inside a
+    traced program too."""
+    return _instance_rows(inst, feedback=offline_model(feedback), featurizer=featurizer)
+
+
 @functools.partial(jax.jit, static_argnames=("feedback", "featurizer"))
-def instance_rows(inst: Instance, feedback: str, featurizer: str = "personalized") -> Array:
-    """Every row a log of ``inst`` can contain, [J, p]: J = N M K (bt_ref, scalar; row (u, x, y))
-    or N M K K (bt_duel; row (u, x, y, y')), in the order of ``row_ids``."""
+def _instance_rows(inst, *, feedback, featurizer):
     z = design(inst, featurizer)  # [N, M, K, p]
-    N, M, K, p = z.shape
-    ys = jnp.arange(K)
-    if feedback == "bt_duel":
-        pair = jax.vmap(jax.vmap(lambda zz, a, b: _row(zz, a, b), (None, None, 0)), (None, 0, None))
-        rows = jax.vmap(jax.vmap(lambda zz: pair(zz, ys, ys)))(z)  # [N, M, K, K, p]
-        return rows.reshape(-1, p)
-    ref = jnp.broadcast_to(inst.reference, (N, M)) if feedback == "bt_ref" else jnp.full((N, M), -1)
-    rows = jax.vmap(jax.vmap(lambda zz, r: jax.vmap(lambda a: _row(zz, a, r))(ys)))(z, ref)
-    return rows.reshape(-1, p)
+    ref = jnp.broadcast_to(inst.reference, z.shape[:2])
+    return jax.vmap(jax.vmap(feedback.rows))(z, ref).reshape(-1, z.shape[-1])
 
 
-def row_ids(record: Record, inst: Instance, feedback: str) -> Array:
+def row_ids(record: Record, inst: Instance, feedback) -> Array:
     """Index of each logged round's row in ``instance_rows``: [n] int32."""
-    M, K = inst.n_prompts, inst.n_responses
-    base = (record.context.user * M + record.context.prompt) * K + record.action[..., 0]
-    return (base * K + record.action[..., 1] if feedback == "bt_duel" else base).astype(jnp.int32)
+    model = offline_model(feedback)
+    K = inst.n_responses
+    context = record.context.user * inst.n_prompts + record.context.prompt
+    return (context * K ** model.n_actions
+            + model.action_index(record.action, K)).astype(jnp.int32)
 
 
 def sufficient_stats(ids: Array, y: Array, n_rows: int, ns: Array) -> tuple[Array, Array]:

@@ -1,16 +1,20 @@
 """Logs of stationary logging policies drawn round by round without running the learner.
 
-A stationary policy (``optimal``: always y*; ``uniform``) acts the same way whatever it has seen,
-so the rounds of its log are i.i.d.: round i's row (u, x, y[, y']) has probability
-q_j = nu(u) rho(x|u) pi_b(y[, y'] | u, x), and its observation depends on the row only
-(Bernoulli(sigmoid(margin_j)) for BT feedback, r_j + s N(0, 1) for scalar). ``sample_log``
-draws the rows by inverse CDF (one uniform and a binary search per round) and the observations from
-their means: the distribution of a ``rollout`` log's (row ids, observations), up to the float32
-rounding of the CDF (~1e-7 in each probability), at a few nanoseconds a round instead of a full
-simulated round; tests check both against the exact expectations. This makes n_max = 10^5..10^6
-affordable, where the asymptotic (exponential) regime of SubOpt(n) lives. It is not the same random
-stream as the rollout, only the same distribution. Adaptive policies (prefixes of online
-learners) must be rolled out.
+A stationary policy (``optimal``: the oracle's action; ``uniform``) acts the same way whatever it
+has seen, so the rounds of its log are i.i.d.: round i's row j = (u, x, action) has probability
+q_j = nu(u) rho(x|u) pi_b(action | u, x), and its observation depends on the row only, through
+the row's true margin. The feedback model gives every piece: pi_b is its
+``uniform_action_probs`` or ``oracle_action_probs``, the margin of an action its ``margin``, the
+observation its ``sample_index`` (Bernoulli(sigmoid(m)) for BT feedback, m + s N(0, 1) for
+scalar), the mean answer ``row_means``.
+
+``sample_log`` draws the rows by inverse CDF (one uniform and a binary search per round) and the
+observations from their margins: the distribution of a ``rollout`` log's (row ids, observations),
+up to the float32 rounding of the CDF (~1e-7 in each probability), at a few nanoseconds a round
+instead of a full simulated round; tests check both against the exact expectations. This makes
+n_max = 10^5..10^6 affordable, where the asymptotic (exponential) regime of SubOpt(n) lives. It
+is not the same random stream as the rollout, only the same distribution. Adaptive policies
+(prefixes of online learners) must be rolled out.
 """
 from __future__ import annotations
 
@@ -19,7 +23,10 @@ import functools
 import jax
 import jax.numpy as jnp
 
-from jaxpa.envs.instance import Instance, optimal_responses, rewards
+from jaxpa.envs.feedback import FeedbackModel
+from jaxpa.envs.instance import Instance, InstanceError, rewards
+from jaxpa.offline.logging import check_policy
+from jaxpa.offline.mle import offline_model
 
 Array = jax.Array
 
@@ -27,57 +34,80 @@ STATIONARY = ("optimal", "uniform")
 MAX_COUNT = 2**24  # counts are summed in float32: exact integers up to 2^24
 
 
-def action_probs(inst: Instance, policy: str, feedback: str) -> Array:
-    """pi_b of a stationary policy: [N, M, K] (bt_ref, scalar) or [N, M, K, K] (bt_duel: the
-    two responses independent, as in ``uniform``)."""
-    N, M, K = inst.n_users, inst.n_prompts, inst.n_responses
-    dtype = inst.features.dtype
+def _contexts(inst: Instance):
+    """(true rewards [N, M, K], references [N, M]) of every context."""
+    r = rewards(inst)
+    return r, jnp.broadcast_to(inst.reference, r.shape[:2])
+
+
+def action_probs(inst: Instance, policy: str, feedback: FeedbackModel) -> Array:
+    """pi_b of a stationary policy over the model's ``all_actions`` in every context: [N, M, J_a]
+    (J_a = K^A). Traceable (the model is an object)."""
+    r, ref = _contexts(inst)
     if policy == "uniform":
-        shape = (N, M, K, K) if feedback == "bt_duel" else (N, M, K)
-        return jnp.full(shape, 1.0 / (K * K if feedback == "bt_duel" else K), dtype)
-    if policy == "optimal" and feedback != "bt_duel":
-        return jax.nn.one_hot(optimal_responses(inst), K, dtype=dtype)
-    raise ValueError(f"no stationary form of policy {policy!r} under {feedback!r}; stationary: "
-                     f"{STATIONARY} (optimal not under bt_duel)")
+        pi = feedback.uniform_action_probs(inst.n_responses, r.dtype)
+        return jnp.broadcast_to(pi, r.shape[:2] + pi.shape)
+    if policy == "optimal":
+        return jax.vmap(jax.vmap(feedback.oracle_action_probs))(r, ref).astype(r.dtype)
+    raise InstanceError(f"no stationary form of policy {policy!r}; stationary: {STATIONARY}")
+
+
+def row_probs(inst: Instance, policy: str, feedback="bt_ref") -> Array:
+    """q_j, the probability of each row of ``logging.instance_rows`` in one round: [J]."""
+    if policy not in STATIONARY:
+        raise InstanceError(f"no stationary form of policy {policy!r}; stationary: {STATIONARY} "
+                            f"(an online learner's log must be rolled out)")
+    return _row_probs(inst, policy=policy, feedback=check_policy(policy, feedback))
 
 
 @functools.partial(jax.jit, static_argnames=("policy", "feedback"))
-def row_probs(inst: Instance, policy: str, feedback: str) -> Array:
-    """q_j, the probability of each row of ``logging.instance_rows`` in one round: [J]."""
+def _row_probs(inst, *, policy, feedback):
     pi = action_probs(inst, policy, feedback)
     w = inst.user_probs[:, None] * inst.prompt_probs  # [N, M]
-    w = w.reshape(w.shape + (1,) * (pi.ndim - 2))
-    return (w * pi).reshape(-1)
+    return (w[..., None] * pi).reshape(-1)
+
+
+def row_margins(inst: Instance, feedback="bt_ref") -> Array:
+    """The true margin of every row (the model's ``margin`` of the action in its context, e.g.
+    r(y) - r(y0) for bt_ref, r(y) for scalar), in the row order of ``logging.instance_rows``:
+    [J]."""
+    return _row_margins(inst, feedback=offline_model(feedback))
 
 
 @functools.partial(jax.jit, static_argnames=("feedback",))
-def row_means(inst: Instance, feedback: str) -> Array:
-    """E[observation | row]: sigmoid(r(y) - r(y0)) (bt_ref), sigmoid(r(y) - r(y')) (bt_duel),
-    r(y) (scalar), in the row order of ``logging.instance_rows``: [J]."""
-    r = rewards(inst)  # [N, M, K]
-    if feedback == "scalar":
-        return r.reshape(-1)
-    if feedback == "bt_ref":
-        ref = jnp.take_along_axis(r, jnp.broadcast_to(inst.reference, r.shape[:2])[..., None], -1)
-        return jax.nn.sigmoid(r - ref).reshape(-1)
-    if feedback == "bt_duel":
-        return jax.nn.sigmoid(r[..., :, None] - r[..., None, :]).reshape(-1)
-    raise ValueError(f"offline: unsupported feedback {feedback!r}")
+def _row_margins(inst, *, feedback):
+    r, ref = _contexts(inst)
+    acts = feedback.all_actions(inst.n_responses)
+
+    def per_context(rr, y0):
+        return jax.vmap(lambda a: feedback.margin(rr, a, y0))(acts)
+
+    return jax.vmap(jax.vmap(per_context))(r, ref).reshape(-1)
 
 
-def sample_log(key: Array, q: Array, mean: Array, n: int, likelihood: str,
-               noise_std=1.0) -> tuple[Array, Array]:
+def row_means(inst: Instance, feedback="bt_ref") -> Array:
+    """E[observation | row] (the model's ``row_means``: sigmoid of the margin for BT feedback,
+    r(y) for scalar), in the row order of ``logging.instance_rows``: [J]."""
+    return _row_means(inst, feedback=offline_model(feedback))
+
+
+@functools.partial(jax.jit, static_argnames=("feedback",))
+def _row_means(inst, *, feedback):
+    r, ref = _contexts(inst)
+    return jax.vmap(jax.vmap(feedback.row_means))(r, ref).reshape(-1)
+
+
+def sample_log(key: Array, q: Array, margins: Array, n: int,
+               feedback: str | FeedbackModel) -> tuple[Array, Array]:
     """n i.i.d. rounds of a stationary policy: row ids [n] int32 (rows j with q_j = 0 are never
-    drawn) and observations [n], from row probabilities q [J] and mean responses ``mean`` [J]."""
+    drawn) and observations [n], from row probabilities q [J] and true margins [J]
+    (``row_margins``). Round i's observation is ``feedback.sample_index`` of its row's margin
+    with a key of its own (the draws are independent whatever the model does with its key)."""
+    model = offline_model(feedback)
     k_row, k_obs = jax.random.split(key)
     cdf = jnp.cumsum(q)
     cdf = cdf / cdf[-1]
     u = jax.random.uniform(k_row, (n,), cdf.dtype)
     ids = jnp.minimum(jnp.searchsorted(cdf, u, side="right"), q.shape[0] - 1).astype(jnp.int32)
-    if likelihood == "logistic":
-        obs = (jax.random.uniform(k_obs, (n,), mean.dtype) < mean[ids]).astype(mean.dtype)
-    elif likelihood == "gaussian":
-        obs = mean[ids] + noise_std * jax.random.normal(k_obs, (n,), mean.dtype)
-    else:
-        raise ValueError(f"unknown likelihood {likelihood!r}")
+    obs = jax.vmap(model.sample_index)(jax.random.split(k_obs, n), margins[ids])
     return ids, obs

@@ -15,8 +15,8 @@ import numpy as np
 import jax
 import jax.numpy as jnp
 
-from jaxpa.diagnostics.instance_diagnostics import design
 from jaxpa.envs.instance import Instance, gaps, support_mask
+from jaxpa.learners.design import design
 
 Array = jax.Array
 

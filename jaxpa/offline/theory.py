@@ -2,11 +2,12 @@
 measured rate with, not a result).
 
 With I the expected Fisher information of one logged round (I = sum_j q_j w_j x_j x_j^T over
-the rows j of the log: q_j their probabilities, w_j = sigmoid'(margin_j) for BT feedback or 1/s^2
-for scalar), the MLE is asymptotically N(theta*, I^+ / n) on the span of I. The plug-in prefers
-a wrong response y over y* at (u, x) when <theta_hat - theta*, dz> > Delta, dz = z(y) - z(y*),
-which has probability Phi(-Delta sqrt(n) / sqrt(dz^T I^+ dz)) ~ exp(-n Delta^2 / (2 dz^T I^+ dz)).
-The slowest of these rates dominates SubOpt(n) for large n:
+the rows j of the log: q_j their probabilities, w_j = ``feedback.fisher(margin_j)``, the expected
+curvature of the model's likelihood at the row's true margin: sigmoid'(margin_j) for BT
+feedback, 1/s^2 for scalar), the MLE is asymptotically N(theta*, I^+ / n) on the span of I. The
+plug-in prefers a wrong response y over y* at (u, x) when <theta_hat - theta*, dz> > Delta,
+dz = z(y) - z(y*), which has probability Phi(-Delta sqrt(n) / sqrt(dz^T I^+ dz))
+~ exp(-n Delta^2 / (2 dz^T I^+ dz)). The slowest of these rates dominates SubOpt(n) for large n:
 
     c_gauss = min over supported (u, x) and y != y* of Delta^2 / (2 dz^T I^+ dz)
 
@@ -21,11 +22,11 @@ import functools
 import numpy as np
 import jax
 
-from jaxpa.diagnostics.instance_diagnostics import design
+from jaxpa.envs.feedback import FeedbackModel
 from jaxpa.envs.instance import Instance, gaps, optimal_responses, support_mask
-from jaxpa.offline.logging import instance_rows
-from jaxpa.offline.mle import likelihood_of
-from jaxpa.offline.sampled import row_means, row_probs
+from jaxpa.learners.design import design
+from jaxpa.offline.logging import check_policy, instance_rows
+from jaxpa.offline.sampled import row_margins, row_probs
 
 RANGE_RTOL = 1e-6  # dz is in range(I) when its residual outside is below this, relative to |dz|
 
@@ -36,22 +37,27 @@ def _decisions(inst: Instance, featurizer: str):
     return design(inst, featurizer), optimal_responses(inst), gaps(inst), support_mask(inst)
 
 
-def information(inst: Instance, policy: str, feedback: str = "bt_ref",
-                featurizer: str = "personalized", noise_std: float = 1.0) -> np.ndarray:
-    """Expected Fisher information of one round logged by a stationary policy: [p, p]."""
-    X = np.asarray(instance_rows(inst, feedback, featurizer), np.float64)
-    q = np.asarray(row_probs(inst, policy, feedback), np.float64)
-    mean = np.asarray(row_means(inst, feedback), np.float64)
-    logistic = likelihood_of(feedback) == "logistic"
-    w = mean * (1 - mean) if logistic else np.full_like(mean, noise_std**-2)
+def information(inst: Instance, policy: str, feedback: str | FeedbackModel = "bt_ref",
+                featurizer: str = "personalized") -> np.ndarray:
+    """Expected Fisher information of one round logged by a stationary policy under the feedback
+    model (its noise level, for scalar, is the model's ``noise_std``): [p, p], float64."""
+    model = check_policy(policy, feedback)
+    X = np.asarray(instance_rows(inst, model, featurizer), np.float64)
+    q = np.asarray(row_probs(inst, policy, model), np.float64)
+    w = np.asarray(_fisher(row_margins(inst, model), model), np.float64)
     return X.T @ ((q * w)[:, None] * X)
 
 
-def gaussian_rate(inst: Instance, policy: str, feedback: str = "bt_ref",
-                  featurizer: str = "personalized", noise_std: float = 1.0) -> dict:
+@functools.partial(jax.jit, static_argnames=("feedback",))
+def _fisher(margins, feedback):
+    return feedback.fisher(margins)
+
+
+def gaussian_rate(inst: Instance, policy: str, feedback: str | FeedbackModel = "bt_ref",
+                  featurizer: str = "personalized") -> dict:
     """c_gauss of the module docstring, with the (u, x, y) attaining it: a JSON-able dict
     {rate, user, prompt, response, gap, identified (False when some decision is unidentifiable)}."""
-    info = information(inst, policy, feedback, featurizer, noise_std)
+    info = information(inst, policy, feedback, featurizer)
     e, V = np.linalg.eigh(info)
     keep = e > RANGE_RTOL * max(e[-1], 0.0)
     U, inv = V[:, keep], 1.0 / e[keep]

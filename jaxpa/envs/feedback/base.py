@@ -68,8 +68,9 @@ class FeedbackModel:
         return {}
 
     # ----- the action space ----------------------------------------------------------------------
-    def uniform_action(self, key: Array, n_responses: int) -> Array:
-        """An exploration action [A] int32: independent uniform responses."""
+    def uniform_action(self, key: Array, n_responses: int, reference: Array | None = None) -> Array:
+        """An exploration action [A] int32: independent uniform responses (``reference`` y0(x):
+        for a model whose action space fixes a response to it, e.g. bt_duel[second=reference])."""
         return uniform_index(key, n_responses, (self.n_actions,))
 
     @property
@@ -219,7 +220,8 @@ class SingleIndexFeedback(FeedbackModel):
         acts = self.all_actions(r.shape[0])
         return jax.vmap(lambda a: self.mean(self.margin(r, a, reference)))(acts)
 
-    def uniform_action_probs(self, n_responses: int, dtype=jnp.float32) -> Array:
+    def uniform_action_probs(self, n_responses: int, dtype=jnp.float32,
+                             reference: Array | None = None) -> Array:
         """The law of ``uniform_action`` over ``all_actions``: [J] (independent uniforms)."""
         J = n_responses ** self.n_actions
         return jnp.full((J,), 1.0 / J, dtype)

@@ -62,6 +62,24 @@ class BTDuel(BradleyTerry, SingleIndexFeedback):
         return {kind: jnp.max(r) - REGRETS[kind](r[action[0]], r[action[1]])
                 for kind in ("average", "weak") if kind != self.regret_kind}
 
+    def uniform_action(self, key, n_responses, reference=None):
+        """Two independent uniform responses; under ``reference`` the second one is y0 (the
+        action space is {(y, y0)}), so exploration keeps the protocol."""
+        if self.second != "reference":
+            return super().uniform_action(key, n_responses, reference)
+        if reference is None:
+            raise ValueError("bt_duel[second=reference]: the uniform action needs the reference")
+        return jnp.stack([uniform_index(key, n_responses), jnp.asarray(reference, jnp.int32)])
+
+    def uniform_action_probs(self, n_responses, dtype=jnp.float32, reference=None):
+        if self.second != "reference":
+            return super().uniform_action_probs(n_responses, dtype, reference)
+        if reference is None:
+            raise ValueError("bt_duel[second=reference]: the law of the uniform action depends on "
+                             "the reference; pass reference=y0(x)")
+        second = jax.nn.one_hot(reference, n_responses, dtype=dtype)
+        return (jnp.full((n_responses, 1), 1.0 / n_responses, dtype) * second).reshape(-1)
+
     @property
     def wants_challenger(self) -> bool:
         return self.second == "own"

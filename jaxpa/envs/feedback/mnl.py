@@ -40,7 +40,7 @@ class MNL(FeedbackModel):
     def sample(self, key, r, action, reference):
         return jax.random.categorical(key, r[action].astype(jnp.float32)).astype(jnp.int32)
 
-    def uniform_action(self, key, n_responses):
+    def uniform_action(self, key, n_responses, reference=None):
         """A uniformly random ranked slate of distinct responses."""
         return jax.random.permutation(key, n_responses)[:self.n_actions].astype(jnp.int32)
 

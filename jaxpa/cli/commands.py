@@ -1,0 +1,228 @@
+"""The commands behind ``jaxpa``: argument declarations, the session set-up, and the run,
+reproduce, list and diagnose commands. Arguments are validated before anything compiles."""
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import os
+import runpy
+from pathlib import Path
+
+from jaxpa.envs.instance import InstanceError, validate_horizon
+
+REPO_EXPERIMENTS = Path(__file__).resolve().parents[2] / "experiments"
+REPRODUCE = ("online", "f6", "offline", "dial", "personalization", "real")
+
+
+def _positive(name):
+    def parse(text):
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{name}: expected an integer, got {text!r}") from None
+        if value < 1:
+            raise argparse.ArgumentTypeError(f"{name}: expected a positive integer, got {value}")
+        return value
+    return parse
+
+
+def _seed(text):
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected an integer, got {text!r}") from None
+    if not 0 <= value < 2**31:
+        raise argparse.ArgumentTypeError(f"must lie in [0, 2^31), got {value}")
+    return value
+
+
+def add_session_arguments(p) -> None:
+    g = p.add_argument_group("session")
+    g.add_argument("--quiet", action="store_true", help="no progress bar")
+    g.add_argument("--cache-dir", default=None,
+                   help="persistent compilation cache (default $JAXPA_CACHE_DIR or "
+                        "~/.cache/jaxpa/xla)")
+    g.add_argument("--no-cache", action="store_true", help="do not use the compilation cache")
+    g.add_argument("--cpu-devices", type=_positive("--cpu-devices"), default=None,
+                   help="CPU devices to shard runs over (default: one per core, at most 8)")
+    g.add_argument("--coordinator", default=os.environ.get("JAXPA_COORDINATOR"),
+                   help="host:port of process 0 for a multi-process run (jax.distributed)")
+    g.add_argument("--num-processes", type=_positive("--num-processes"),
+                   default=int(os.environ.get("JAXPA_NUM_PROCESSES", 0)) or None)
+    g.add_argument("--process-id", type=int, default=int(os.environ.get("JAXPA_PROCESS_ID", -1)))
+    g.add_argument("--distributed", action="store_true",
+                   help="jax.distributed.initialize() from the cluster's environment (SLURM, ...)")
+
+
+def add_run_arguments(p) -> None:
+    p.add_argument("--size", default="default", help="a size the experiment declares "
+                   "(quick, default, ...)")
+    p.add_argument("--seed", type=_seed, default=0, help="master random seed")
+    p.add_argument("--out", default=None, help="output folder (default results/<experiment>)")
+    p.add_argument("--horizon", type=_positive("--horizon"), default=None,
+                   help="override the size's horizon")
+    p.add_argument("--seeds", type=_positive("--seeds"), default=None,
+                   help="override the size's seeds")
+    p.add_argument("--draws", type=_positive("--draws"), default=None,
+                   help="override the instance draws per population")
+    p.add_argument("--check", action="store_true",
+                   help="validate the experiment and arguments, print the plan, run nothing")
+    add_session_arguments(p)
+
+
+def add_reproduce_arguments(p) -> None:
+    p.add_argument("--quick", action="store_true", help="every experiment at its quick size")
+    p.add_argument("--seed", type=_seed, default=0)
+    p.add_argument("--out", default="results/reproduce")
+    p.add_argument("--skip", default="", help=f"comma-separated experiments to skip "
+                   f"({','.join(REPRODUCE)})")
+    add_session_arguments(p)
+
+
+def add_diagnose_arguments(p) -> None:
+    src = p.add_mutually_exclusive_group(required=True)
+    src.add_argument("--family", help="family name (jaxpa list)")
+    src.add_argument("--instance", help="path of an .npz instance (jaxpa.envs.io.save_instance)")
+    p.add_argument("--seed", type=_seed, default=0, help="key of the family draw")
+    p.add_argument("--param", action="append", default=[], metavar="NAME=VALUE",
+                   help="family hyperparameter (repeatable), e.g. --param n_users=8")
+    p.add_argument("--feedback", default="bt_ref",
+                   help="feedback model(s), comma-separated, or 'all'; options as NAME:OPT=V, "
+                        "e.g. scalar:noise_std=0.5, bt_duel:second=reference, mnl:slate_size=2")
+    p.add_argument("--featurizer", default="personalized",
+                   help="the learner's design (personalized, personalized+shared, population)")
+    p.add_argument("--rtol", type=float, default=1e-5, help="relative eigenvalue tolerance")
+    p.add_argument("--json", default=None, help="also write the summaries to this JSON file")
+
+
+def setup_session(args) -> None:
+    """Set JAX up before anything touches a device: processes, devices, cache, random lowering."""
+    import jax
+    from jaxpa.envs.fast_random import fast_cpu_random
+
+    from jax._src import xla_bridge
+
+    started = xla_bridge.backends_are_initialized()  # (in-process callers, e.g. tests)
+    if not started and (getattr(args, "cpu_devices", None) or not getattr(args, "coordinator", None)):
+        n = args.cpu_devices if getattr(args, "cpu_devices", None) else min(os.cpu_count() or 1, 8)
+        jax.config.update("jax_num_cpu_devices", n)
+    if not started and (getattr(args, "coordinator", None) or getattr(args, "distributed", False)):
+        if args.coordinator and (args.num_processes is None or args.process_id < 0):
+            raise InstanceError("--coordinator needs --num-processes and --process-id")
+        jax.config.update("jax_cpu_collectives_implementation", "gloo")
+        if args.coordinator:
+            if not 0 <= args.process_id < args.num_processes:
+                raise InstanceError(f"--process-id: expected 0 <= id < {args.num_processes}, "
+                                    f"got {args.process_id}")
+            jax.distributed.initialize(coordinator_address=args.coordinator,
+                                       num_processes=args.num_processes,
+                                       process_id=args.process_id)
+        else:
+            jax.distributed.initialize()
+    if not getattr(args, "no_cache", True):
+        folder = args.cache_dir or os.environ.get("JAXPA_CACHE_DIR") or \
+            os.path.join(os.path.expanduser("~"), ".cache", "jaxpa", "xla")
+        jax.config.update("jax_compilation_cache_dir", folder)
+        jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.0)
+    fast_cpu_random()
+
+
+def find_experiment(name: str) -> Path:
+    """A .py path as it is; a name: experiments/<name>.py under the current folder, then under
+    the repository jaxpa was installed from."""
+    if name.endswith(".py"):
+        path = Path(name)
+        if not path.is_file():
+            raise InstanceError(f"experiment file not found: {path}")
+        return path
+    for folder in (Path.cwd() / "experiments", REPO_EXPERIMENTS):
+        if (folder / f"{name}.py").is_file():
+            return folder / f"{name}.py"
+    raise InstanceError(f"unknown experiment {name!r}; known: {sorted(known_experiments())}")
+
+
+def known_experiments() -> dict[str, Path]:
+    found = {}
+    for folder in (REPO_EXPERIMENTS, Path.cwd() / "experiments"):
+        if folder.is_dir():
+            found.update({p.stem: p for p in folder.glob("*.py") if not p.stem.startswith("_")})
+    return found
+
+
+def load_experiment(name: str):
+    """The ``EXPERIMENT`` an experiment file defines."""
+    from jaxpa.experiment import Experiment
+
+    path = find_experiment(name)
+    try:
+        namespace = runpy.run_path(str(path))
+    except SyntaxError as err:
+        raise InstanceError(f"{path}: syntax error on line {err.lineno}: {err.msg}") from None
+    exp = namespace.get("EXPERIMENT")
+    if not isinstance(exp, Experiment):
+        raise InstanceError(f"{path}: defines no EXPERIMENT = jaxpa.experiment.Experiment(...)")
+    return exp
+
+
+def sized(exp, args):
+    """The experiment's size with the command line's overrides (0 is refused, not ignored)."""
+    size = exp.size(args.size)
+    changes = {k: getattr(args, k) for k in ("horizon", "seeds", "draws")
+               if getattr(args, k, None) is not None}
+    if "horizon" in changes:
+        validate_horizon(changes["horizon"], "--horizon")
+    return dataclasses.replace(size, **changes) if changes else size
+
+
+def dispatch(args) -> int:
+    from jaxpa.results import check_writable
+
+    if args.command == "list":
+        return list_registered()
+    if args.command == "diagnose":
+        from jaxpa.cli.diagnose import run_diagnose
+        return run_diagnose(args)
+    if args.command == "audit":
+        from jaxpa.cli import audit
+        return audit.run(args)
+    if args.command == "reproduce":
+        skip = {s.strip() for s in args.skip.split(",") if s.strip()}
+        unknown = skip - set(REPRODUCE)
+        if unknown:
+            raise InstanceError(f"--skip: unknown {sorted(unknown)}; known: {list(REPRODUCE)}")
+        experiments = [load_experiment(n) for n in REPRODUCE if n not in skip]
+        check_writable(args.out)
+        setup_session(args)
+        from jaxpa.cli.reproduce import reproduce
+        return reproduce(experiments, args)
+    exp = load_experiment(args.experiment)
+    size = sized(exp, args)
+    out = check_writable(args.out or f"results/{exp.name}")
+    if args.check:
+        from jaxpa.experiment.execute import check
+        check(exp, size)
+        print(f"{exp.name}: {len(exp.populations)} populations x {len(exp.learners)} learner "
+              f"groups, T = {size.horizon}, {size.seeds} seeds -> {out}")
+        return 0
+    setup_session(args)
+    from jaxpa.experiment import run
+    run(exp, args.size, out=out, seed=args.seed, size=size, quiet=args.quiet)
+    return 0
+
+
+def list_registered() -> int:
+    from jaxpa.envs.families import FAMILIES
+    from jaxpa.envs.feedback import FEEDBACK_MODELS
+    from jaxpa.learners.registry import LEARNERS
+
+    print("learners:        " + ", ".join(sorted(LEARNERS)))
+    print("families:        " + ", ".join(sorted(FAMILIES)))
+    print("feedback models: " + ", ".join(sorted(FEEDBACK_MODELS)))
+    print("experiments:")
+    for name, path in sorted(known_experiments().items()):
+        try:
+            exp = load_experiment(str(path))
+            print(f"  {name:16s} {exp.title}  (sizes: {', '.join(exp.sizes)})")
+        except (ValueError, OSError) as err:
+            print(f"  {name:16s} (cannot load: {err})")
+    return 0

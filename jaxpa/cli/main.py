@@ -1,0 +1,75 @@
+"""The ``jaxpa`` command line: run an experiment (a file of ``experiments/`` or a copy of one),
+reproduce the claims, list what is registered, diagnose an instance, audit a preference log.
+
+    jaxpa run [EXPERIMENT] [--size quick]      # EXPERIMENT: a name in experiments/ or a .py path
+    jaxpa online | offline | dial | compare | heads | real | f6    # shortcuts for `jaxpa run NAME`
+    jaxpa reproduce [--quick]
+    jaxpa list
+    jaxpa diagnose --family f3 | --instance x.npz
+    jaxpa audit prefs.csv --out DIR
+
+Every argument and input file is checked before anything compiles: a bad one is a one-line error
+and exit status 2, never a traceback. Before running, the command line sets up JAX for the
+session: several processes (``jax.distributed``) when asked, the persistent compilation cache,
+one CPU device per core, and the faster CPU random lowering (jaxpa.fast_cpu_random).
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+
+from jaxpa.cli import commands
+
+SHORTCUTS = ("online", "offline", "dial", "compare", "heads", "real", "f6")
+
+
+class Parser(argparse.ArgumentParser):
+    """argparse with its usage errors as one line and exit status 2."""
+
+    def error(self, message):
+        print(f"{self.prog}: error: {message}", file=sys.stderr)
+        raise SystemExit(2)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = Parser(prog="jaxpa", description=__doc__.splitlines()[0])
+    sub = parser.add_subparsers(dest="command", parser_class=Parser)
+    p = sub.add_parser("run", help="run an experiment (default: the main job)")
+    p.add_argument("experiment", nargs="?", default="default",
+                   help="a name of experiments/ (default, online, ...) or a path to a .py file")
+    commands.add_run_arguments(p)
+    for name in SHORTCUTS:
+        p = sub.add_parser(name, help=f"jaxpa run {name}")
+        p.set_defaults(experiment=name)
+        commands.add_run_arguments(p)
+    p = sub.add_parser("reproduce", help="every claim: the experiments composed into one report")
+    commands.add_reproduce_arguments(p)
+    p = sub.add_parser("list", help="registered learners, families, feedback models, experiments")
+    p = sub.add_parser("diagnose", help="user-diversity diagnostics of an instance")
+    commands.add_diagnose_arguments(p)
+    try:
+        from jaxpa.cli import audit
+        audit.add_arguments(sub.add_parser("audit", help=audit.HELP))
+    except ImportError:  # the audit command needs the data extra
+        pass
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    parser = build_parser()
+    args = parser.parse_args(argv or ["run"])
+    try:
+        return commands.dispatch(args)
+    except (ValueError, KeyError, OSError) as err:  # InstanceError, ResultsError, bad files
+        text = err.args[0] if isinstance(err, (ValueError, KeyError)) and err.args else str(err)
+        print(f"jaxpa {args.command}: error: {text}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print(f"jaxpa {args.command}: interrupted; finished parts are kept: rerun the same "
+              "command to resume", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,219 @@
+"""Running an ``Experiment``: populations, then one sharded program per (population, learner grid),
+each a resumable part of the result store, then statistics, the experiment's own analysis, and
+the outputs written as one unit.
+
+Parts are keyed by the full config (population, instance fingerprint, learner, options, the
+resolved hyperparameters of every grid point, feedback model, sizes, seed) and the code identity
+(jaxpa/results.py). Runs are spread over every local device (``runner.sharding``, seeds axis);
+under ``jax.distributed`` every process computes its shards and process 0 writes.
+"""
+from __future__ import annotations
+
+import dataclasses
+import sys
+import time
+from pathlib import Path
+from typing import Any, Callable
+
+import numpy as np
+import jax
+
+from jaxpa.diagnostics.curve_stats import curve_stats, curve_verdict, lock_in
+from jaxpa.diagnostics.instance_diagnostics import diagnose
+from jaxpa.diagnostics.report import diagnostics_summary
+from jaxpa.envs.instance import Instance
+from jaxpa.experiment.spec import Experiment, Learners, Population, Size, label_key
+from jaxpa.learners.hparams import check_hparams, flat_hparams, set_hparams
+from jaxpa.learners.registry import make_learner
+from jaxpa.results import Store, config_hash, fingerprint
+from jaxpa.runner.cells import CellTracker
+from jaxpa.runner.sharding import runs_mesh, simulate_sharded
+
+
+@dataclasses.dataclass
+class PopulationResult:
+    """instances: a batch [B]; meta: {"draw": [B], "dial": [B]}; diagnostics: batched
+    Diagnostics [B] for the experiment's feedback model; summaries: one dict per instance."""
+
+    population: Population
+    instances: Instance
+    meta: dict
+    diagnostics: Any
+    summaries: list
+
+
+@dataclasses.dataclass
+class Run:
+    """One grid point of a learner on a population: arrays with leading [B, S] (regret,
+    mistakes: [B, S, C]; extra: {name: [B, S, C]}; nonfinite_at: [B, S]); stats: CurveStats [B];
+    verdict: [B] str ("unhealthy" where some seed's learner state went non-finite); lock: the
+    ``lock_in`` dict or None."""
+
+    population: str
+    label: str
+    learner: str
+    hparams: dict
+    checkpoints: np.ndarray
+    regret: np.ndarray
+    mistakes: np.ndarray
+    extra: dict
+    nonfinite_at: np.ndarray
+    stats: Any
+    verdict: np.ndarray
+    lock: dict | None
+
+
+@dataclasses.dataclass
+class Results:
+    """What an experiment's ``analyze`` and claim rules read (and ``part`` to compute more)."""
+
+    experiment: Experiment
+    size_name: str
+    size: Size
+    seed: int
+    key: jax.Array
+    store: Store
+    populations: dict[str, PopulationResult]
+    runs: dict[tuple[str, str], Run]
+    progress: Callable[[str], None]
+    sections: list = dataclasses.field(default_factory=list)
+
+    def run(self, population: str, label: str) -> Run:
+        return self.runs[(population, label)]
+
+    def labels(self, population: str) -> list[str]:
+        return [lab for (p, lab) in self.runs if p == population]
+
+    def part(self, name: str, config: dict, compute: Callable[[], dict]) -> dict:
+        """A further stored computation (offline curves, fits, ...): loaded when finished."""
+        config = dict(config, experiment=self.experiment.name, seed=self.seed)
+        t0 = time.perf_counter()
+        arrays, fresh = self.store.compute(name, config, compute)
+        self.store.log(f"  {name}: " + (f"computed in {time.perf_counter() - t0:.1f} s" if fresh
+                                         else "stored"))
+        self.progress(name)
+        return arrays
+
+
+def _progress(total: int, quiet: bool):
+    """A tqdm bar over parts (elapsed time and ETA) on a terminal; silent otherwise."""
+    from tqdm.auto import tqdm
+
+    bar = tqdm(total=total, unit="part", disable=quiet or not sys.stderr.isatty(),
+               dynamic_ncols=True)
+
+    def advance(message: str) -> None:
+        bar.set_postfix_str(message[:40])
+        if bar.n >= bar.total:
+            bar.total += 1
+        bar.update(1)
+
+    return bar, advance
+
+
+def resolved(learners: Learners, feedback, horizon: int):
+    """(learner, swept hparams as arrays, [flat hparams of each grid point]) for a grid."""
+    learner = make_learner(learners.name, feedback, **dict(learners.options))
+    points = learners.grid()
+    hps = [set_hparams(learner.default_hparams(), **p) for p in points]
+    checked = [check_hparams(learner.name, learner.default_hparams(), hp, horizon)[0] for hp in hps]
+    stacked = checked[0] if len(checked) == 1 else jax.tree.map(lambda *x: np.stack(x), *checked)
+    return learner, stacked, [{k: v.item() for k, v in flat_hparams(h).items()} for h in checked]
+
+
+def check(experiment: Experiment, size: Size) -> None:
+    """Everything an experiment needs, validated before anything compiles."""
+    feedback = experiment.feedback_model()
+    for pop in experiment.populations:
+        pop.check(size.draws or pop.draws)
+    labels = [lab for g in experiment.learners for lab in g.point_labels()]
+    if len(set(labels)) != len(labels):
+        raise ValueError(f"experiment {experiment.name}: duplicate learner labels {labels}")
+    if len({p.label for p in experiment.populations}) != len(experiment.populations):
+        raise ValueError(f"experiment {experiment.name}: duplicate population labels")
+    for group in experiment.learners:
+        resolved(group, feedback, size.horizon)
+
+
+def run(experiment: Experiment, size_name: str = "default", *, out=None, seed: int = 0,
+        size: Size | None = None, quiet: bool = False, log: Callable[[str], None] = print,
+        devices=None) -> Results:
+    """Run ``experiment`` at a size (or an explicit ``size``) into ``out`` (default
+    results/<name>), resuming from its stored parts; returns the Results (outputs written by
+    ``jaxpa.experiment.outputs.write``, which this calls)."""
+    from jaxpa.experiment import outputs
+
+    size = size or experiment.size(size_name)
+    check(experiment, size)
+    out = Path(out or f"results/{experiment.name}")
+    writer = jax.process_index() == 0
+    store = Store(out, writer=writer, log=log if writer else (lambda m: None))
+    key = jax.random.key(seed)
+    feedback = experiment.feedback_model()
+    mesh = runs_mesh(devices)
+    n_parts = len(experiment.populations) * len(experiment.learners)
+    bar, advance = _progress(n_parts, quiet or not writer)
+    t0 = time.perf_counter()
+    pops, runs = {}, {}
+    try:
+        for pop in experiment.populations:
+            inst, meta = pop.instances(key, size.draws or pop.draws)
+            diag = jax.vmap(lambda i: diagnose(i, feedback))(inst)
+            summaries = [diagnostics_summary(jax.tree.map(lambda x: x[b], diag).replace(
+                feedback=diag.feedback, featurizer=diag.featurizer)) for b in range(len(meta["draw"]))]
+            pops[pop.label] = PopulationResult(pop, inst, meta, diag, summaries)
+            run_key = jax.random.fold_in(key, label_key(pop.label) + 1)
+            for group in experiment.learners:
+                learner, hp, points = resolved(group, feedback, size.horizon)
+                config = {"experiment": experiment.name, "population": pop.describe(),
+                          "instances": fingerprint(inst), "learner": group.name,
+                          "options": dict(group.options), "hparams": points,
+                          "feedback": feedback.label, "horizon": size.horizon,
+                          "seeds": size.seeds, "n_checkpoints": experiment.n_checkpoints,
+                          "track_cells": experiment.track_cells, "seed": seed}
+
+                def compute():
+                    c = simulate_sharded(run_key, inst, feedback, learner, hp,
+                                         horizon=size.horizon, n_seeds=size.seeds,
+                                         n_checkpoints=experiment.n_checkpoints, mesh=mesh,
+                                         track_cells=experiment.track_cells)
+                    arrays = {"checkpoints": c.checkpoints, "regret": c.regret,
+                              "mistakes": c.mistakes, "nonfinite_at": c.nonfinite_at}
+                    arrays.update({f"extra__{n}": v for n, v in c.extra.items()})
+                    if c.cells is not None:
+                        arrays.update({f"cells__{f}": getattr(c.cells, f) for f in
+                                       ("plays", "first", "mixed")})
+                    return arrays
+
+                t_part = time.perf_counter()
+                arrays, fresh = store.compute(f"{pop.label}__{group.label}", config, compute)
+                store.log(f"  {pop.label} {group.label}: " + (
+                    f"computed in {time.perf_counter() - t_part:.1f} s" if fresh else "stored"))
+                advance(f"{pop.label} {group.label}")
+                for h, (label, point) in enumerate(zip(group.point_labels(), points)):
+                    runs[(pop.label, label)] = _make_run(pop.label, label, group.name, point,
+                                                         arrays, h, len(points), inst)
+        results = Results(experiment, size_name, size, seed, key, store, pops, runs, advance)
+        results.sections = outputs.write(results, elapsed=lambda: time.perf_counter() - t0,
+                                         log=log)
+    finally:
+        bar.close()
+    return results
+
+
+def _make_run(population, label, name, point, arrays, h, n_points, inst) -> Run:
+    """The Run of grid point h from a part's arrays [B, (H,) S, ...]."""
+    swept = n_points > 1
+    pick = (lambda x: np.asarray(x)[:, h]) if swept else np.asarray
+    regret, mistakes = pick(arrays["regret"]), pick(arrays["mistakes"])
+    ck = np.asarray(arrays["checkpoints"])
+    stats = curve_stats(checkpoints=ck, regret=regret, mistakes=mistakes)
+    nonfinite = pick(arrays["nonfinite_at"])
+    verdict = np.where((nonfinite > 0).any(-1), "unhealthy", curve_verdict(stats))
+    lock = None
+    if "cells__plays" in arrays:
+        cells = CellTracker(*(pick(arrays[f"cells__{f}"]) for f in ("plays", "first", "mixed")))
+        lock = lock_in(cells, inst)
+    extra = {k[len("extra__"):]: pick(v) for k, v in arrays.items() if k.startswith("extra__")}
+    return Run(population, label, name, point, ck, regret, mistakes, extra, nonfinite, stats,
+               np.atleast_1d(verdict), lock)

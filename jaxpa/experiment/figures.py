@@ -1,0 +1,69 @@
+"""Standard figures of experiments: cumulative regret against log t, on a log regret axis, so a
+curve that levels off reads flat, a log T curve bends up slowly and a linear one climbs with slope
+one, whatever their sizes (uniform play, far above the others, no longer sets a linear axis that
+flattens everything below it)."""
+from __future__ import annotations
+
+import numpy as np
+
+BASELINES = ("uniform", "oracle")
+
+
+def _plt():
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    return plt
+
+
+def mean_band(curves: np.ndarray, z: float = 1.96):
+    """Mean over every leading axis of [..., C] curves and the half-width of a normal 95% band."""
+    x = np.asarray(curves, np.float64).reshape(-1, curves.shape[-1])
+    n = x.shape[0]
+    sd = x.std(0, ddof=1) if n > 1 else np.zeros(x.shape[1])
+    return x.mean(0), z * sd / np.sqrt(n)
+
+
+def regret_panel(ax, checkpoints, series: dict, title: str = "") -> None:
+    """Mean R(t) with 95% bands on log-log axes; ``series``: label -> [..., C] curves. Baselines
+    (uniform, oracle) are drawn grey and dashed; curves that stay at 0 (the oracle) are named in
+    the legend but cannot be drawn on a log axis."""
+    t = np.asarray(checkpoints, np.float64)
+    zero = []
+    color = iter(f"C{i}" for i in range(100))
+    for label, curves in series.items():
+        m, h = mean_band(curves)
+        if not np.any(m > 0):
+            zero.append(label)
+            continue
+        base = label in BASELINES
+        c = "0.55" if base else next(color)
+        keep = m > 0
+        ax.plot(t[keep], m[keep], color=c, ls="--" if base else "-", lw=1.2 if base else 1.8,
+                label=label)
+        ax.fill_between(t[keep], np.maximum(m - h, m * 0.05)[keep], (m + h)[keep], color=c,
+                        alpha=0.15)
+    if zero:
+        ax.plot([], [], " ", label=f"{', '.join(zero)}: R(t) = 0")
+    ax.set(xscale="log", yscale="log", xlabel="round t (log scale)",
+           ylabel="cumulative regret R(t) (log scale)", title=title)
+    ax.grid(alpha=0.3, which="both")
+    ax.legend(fontsize=8)
+
+
+def regret_figure(results):
+    """One panel per population (mean over its instances and seeds), the population's UD verdict
+    in the title."""
+    plt = _plt()
+    pops = list(results.populations)
+    fig, axes = plt.subplots(1, len(pops), figsize=(5.6 * len(pops), 4.4), squeeze=False)
+    for ax, pop in zip(axes[0], pops):
+        p = results.populations[pop]
+        ud = np.asarray(p.diagnostics.ud_holds)
+        verdict = ("UD holds" if ud.all() else "UD fails" if not ud.any()
+                   else f"UD holds on {int(ud.sum())}/{ud.size}")
+        series = {lab: results.run(pop, lab).regret for lab in results.labels(pop)}
+        ck = next(iter(results.runs.values())).checkpoints
+        regret_panel(ax, ck, series, f"{pop}: {verdict}")
+    fig.tight_layout()
+    return fig
