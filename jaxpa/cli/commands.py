@@ -19,11 +19,19 @@ def _positive(name):
         try:
             value = int(text)
         except ValueError:
-            raise argparse.ArgumentTypeError(f"{name}: expected an integer, got {text!r}") from None
+            raise argparse.ArgumentTypeError(f"expected an integer, got {text!r}") from None
         if value < 1:
-            raise argparse.ArgumentTypeError(f"{name}: expected a positive integer, got {value}")
+            raise argparse.ArgumentTypeError(f"expected a positive integer, got {value}")
         return value
     return parse
+
+
+def _horizon(text):
+    value = _positive("--horizon")(text)
+    try:
+        return validate_horizon(value, "rounds")
+    except InstanceError as err:
+        raise argparse.ArgumentTypeError(str(err)) from None
 
 
 def _seed(text):
@@ -59,7 +67,7 @@ def add_run_arguments(p) -> None:
                    "(quick, default, ...)")
     p.add_argument("--seed", type=_seed, default=0, help="master random seed")
     p.add_argument("--out", default=None, help="output folder (default results/<experiment>)")
-    p.add_argument("--horizon", type=_positive("--horizon"), default=None,
+    p.add_argument("--horizon", type=_horizon, default=None,
                    help="override the size's horizon")
     p.add_argument("--seeds", type=_positive("--seeds"), default=None,
                    help="override the size's seeds")

@@ -58,7 +58,10 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     parser = build_parser()
-    args = parser.parse_args(argv or ["run"])
+    try:
+        args = parser.parse_args(argv or ["run"])
+    except SystemExit as exit_:  # usage errors (one line, status 2) and --help (status 0)
+        return int(exit_.code or 0)
     try:
         return commands.dispatch(args)
     except (ValueError, KeyError, OSError) as err:  # InstanceError, ResultsError, bad files
