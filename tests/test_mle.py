@@ -1,6 +1,7 @@
 """The greedy learner's estimate against independent ridge estimators on the data its run logged.
 
-scalar feedback: recursive least squares must equal scikit-learn's Ridge exactly (to float32).
+scalar feedback (noise_std s = 2): recursive least squares must equal scikit-learn's Ridge with
+alpha = ridge s^2 exactly (to float32).
 bt_ref / bt_duel: the online Newton estimate (learners/glm.py) approximates the ridge logistic MLE;
 we bound its distance to scikit-learn's penalised LogisticRegression on the same data.
 """
@@ -10,8 +11,9 @@ import jax
 import jax.numpy as jnp
 from sklearn.linear_model import LogisticRegression, Ridge
 
-from jaxpa import make_learner
-from jaxpa.learners import GreedyHParams, personalized
+from jaxpa import make_feedback, make_learner, set_hparams
+from jaxpa.learners import personalized
+from jaxpa.offline import design_rows, ridge_mle
 from jaxpa.runner import rollout, seed_keys
 from tests.helpers import tiny_f1
 
@@ -20,9 +22,10 @@ RIDGE = 1.0
 
 def _logged(feedback, T, n_seeds, warm_start):
     learner = make_learner("greedy", feedback)
-    hp = GreedyHParams(ridge=jnp.float32(RIDGE), warm_start=jnp.int32(warm_start))
+    hp = set_hparams(learner.default_hparams(), ridge=jnp.float32(RIDGE),
+                     warm_start=jnp.int32(warm_start))
     keys, inst = seed_keys(jax.random.key(11), n_seeds), tiny_f1()
-    states, rec = jax.jit(jax.vmap(lambda k: rollout(learner, k, inst, hp, T)))(keys)
+    states, rec = jax.jit(jax.vmap(lambda k: rollout(k, inst, feedback, learner, hp, T)))(keys)
     z = jax.vmap(jax.vmap(personalized().featurize))(rec.context.head, rec.context.features)
     return states, rec, np.asarray(z, np.float64)
 
@@ -32,8 +35,8 @@ def _rows(z, idx):
 
 
 def test_scalar_feedback_is_exact_ridge():
-    noise = 1.0  # scalar() default: V = ridge I + Z^T Z / s^2 -> Ridge(alpha = ridge * s^2)
-    states, rec, z = _logged("scalar", 400, 2, warm_start=50)
+    noise = 2.0  # V = ridge I + Z^T Z / s^2 -> Ridge(alpha = ridge * s^2)
+    states, rec, z = _logged(make_feedback("scalar", noise_std=noise), 400, 2, warm_start=50)
     for s in range(2):
         Z = _rows(z[s], np.asarray(rec.action[s, :, 0]))
         ref = Ridge(alpha=RIDGE * noise**2, fit_intercept=False).fit(Z, np.asarray(rec.obs[s]))
@@ -54,6 +57,10 @@ def test_logistic_estimate_close_to_ridge_mle(feedback):
         # sklearn minimises C * sum(logloss) + ||w||^2 / 2  ==  sum(logloss) + ridge/2 ||w||^2
         mle = LogisticRegression(C=1.0 / RIDGE, fit_intercept=False, tol=1e-10,
                                  max_iter=10_000).fit(G, o).coef_[0]
+        # the offline protocol's exact ridge MLE on the same log (its rows from the model)
+        X, y = design_rows(jax.tree.map(lambda a: a[s], rec), feedback)
+        np.testing.assert_allclose(ridge_mle(X, y, RIDGE, feedback=feedback), mle, rtol=1e-4,
+                                   atol=1e-4 * np.abs(mle).max())
         online = np.asarray(states.theta[s], np.float64)
         # Distances in the metric of the penalised Hessian H at the MLE, where one unit is one
         # standard error of the MLE: ||theta_mle - theta*||_H is about sqrt(p) (chi^2_p).
@@ -74,7 +81,6 @@ def test_logistic_estimate_close_to_ridge_mle(feedback):
 def test_rank_one_update_equals_general_update(feedback):
     """The one-product update (glm_update_rank_one) is the two-product Sherman-Morrison / Newton
     update (glm_update) on the same terms, up to float32 rounding, and keeps V_inv symmetric."""
-    from jaxpa.envs import make_feedback
     from jaxpa.learners.glm import GLMState, glm_update, glm_update_rank_one
     fb = make_feedback(feedback)
     keys = jax.random.split(jax.random.key(3), 5)

@@ -40,13 +40,14 @@ def _contexts(inst: Instance):
     return r, jnp.broadcast_to(inst.reference, r.shape[:2])
 
 
-def action_probs(inst: Instance, policy: str, feedback: FeedbackModel) -> Array:
+def action_probs(inst: Instance, policy: str, feedback: str | FeedbackModel) -> Array:
     """pi_b of a stationary policy over the model's ``all_actions`` in every context: [N, M, J_a]
-    (J_a = K^A). Traceable (the model is an object)."""
+    (J_a = K^A). Traceable."""
+    feedback = offline_model(feedback)
     r, ref = _contexts(inst)
-    if policy == "uniform":
-        pi = feedback.uniform_action_probs(inst.n_responses, r.dtype)
-        return jnp.broadcast_to(pi, r.shape[:2] + pi.shape)
+    if policy == "uniform":  # the reference passed along: an action space may fix it
+        law = lambda y0: feedback.uniform_action_probs(inst.n_responses, r.dtype, y0)
+        return jax.vmap(jax.vmap(law))(ref)
     if policy == "optimal":
         return jax.vmap(jax.vmap(feedback.oracle_action_probs))(r, ref).astype(r.dtype)
     raise InstanceError(f"no stationary form of policy {policy!r}; stationary: {STATIONARY}")
@@ -101,13 +102,13 @@ def sample_log(key: Array, q: Array, margins: Array, n: int,
                feedback: str | FeedbackModel) -> tuple[Array, Array]:
     """n i.i.d. rounds of a stationary policy: row ids [n] int32 (rows j with q_j = 0 are never
     drawn) and observations [n], from row probabilities q [J] and true margins [J]
-    (``row_margins``). Round i's observation is ``feedback.sample_index`` of its row's margin
-    with a key of its own (the draws are independent whatever the model does with its key)."""
+    (``row_margins``). The observations are ``feedback.sample_index`` of the rows' margins, one
+    vectorised draw (a model's ``sample_index`` draws independently per entry of its margins)."""
     model = offline_model(feedback)
     k_row, k_obs = jax.random.split(key)
     cdf = jnp.cumsum(q)
     cdf = cdf / cdf[-1]
     u = jax.random.uniform(k_row, (n,), cdf.dtype)
     ids = jnp.minimum(jnp.searchsorted(cdf, u, side="right"), q.shape[0] - 1).astype(jnp.int32)
-    obs = jax.vmap(model.sample_index)(jax.random.split(k_obs, n), margins[ids])
+    obs = model.sample_index(k_obs, margins[ids])
     return ids, obs

@@ -144,6 +144,8 @@ class SingleIndexFeedback(FeedbackModel):
         raise NotImplementedError
 
     def sample_index(self, key: Array, m: Array):
+        """Answers drawn independently for every entry of the margins m (any shape; float32
+        random draws whatever m's dtype)."""
         raise NotImplementedError
 
     def index_terms(self, obs, m: Array) -> tuple[Array, Array]:

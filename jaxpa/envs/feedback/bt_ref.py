@@ -21,8 +21,8 @@ def bernoulli_terms(obs, m):
 
 
 def bernoulli_sample(key, m):
-    """o ~ Bernoulli(sigmoid(m)) from one float32 uniform, in m's dtype."""
-    return (uniform01(key) < jax.nn.sigmoid(m)).astype(m.dtype)
+    """o ~ Bernoulli(sigmoid(m)) from float32 uniforms, one per entry of m, in m's dtype."""
+    return (uniform01(key, jnp.shape(m)) < jax.nn.sigmoid(m)).astype(m.dtype)
 
 
 class BradleyTerry:

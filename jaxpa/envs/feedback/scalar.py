@@ -26,7 +26,7 @@ class Scalar(SingleIndexFeedback):
         return z[action[0]]
 
     def sample_index(self, key, m):
-        return m + self.noise_std * jax.random.normal(key, (), jnp.float32).astype(m.dtype)
+        return m + self.noise_std * jax.random.normal(key, jnp.shape(m), jnp.float32).astype(m.dtype)
 
     def index_terms(self, obs, m):
         s2 = self.noise_std ** 2
