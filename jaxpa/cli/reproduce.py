@@ -45,9 +45,10 @@ def reproduce(experiments, args) -> int:
                 lines.append(f"| {r.experiment.name} | {c.name}: {c.statement} | **{c.verdict}** "
                              f"| {_agree(c)} | {c.evidence} |")
     for r in done:
-        lines += [f"\n## {r.experiment.title}\n",
-                  f"![{r.experiment.name}]({r.experiment.name}/regret.png)\n",
-                  f"Full report: [{r.experiment.name}/report.md]({r.experiment.name}/report.md)\n"]
+        lines += [f"\n## {r.experiment.title}\n"]
+        if r.runs:
+            lines.append(f"![{r.experiment.name}]({r.experiment.name}/regret.png)\n")
+        lines.append(f"Full report: [{r.experiment.name}/report.md]({r.experiment.name}/report.md)\n")
         for s in r.sections:
             lines.append(f"### {s.title}\n")
             lines += [f"![{n}]({r.experiment.name}/{n})\n" for n in s.figures]

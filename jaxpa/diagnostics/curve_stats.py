@@ -21,6 +21,8 @@ Method:
 """
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import scipy.stats
 import jax
@@ -228,3 +230,61 @@ def lock_in(cells, instance, min_plays: int = 5) -> dict[str, np.ndarray]:
             "cell_fraction": locked.sum((-2, -1)).sum(-1) / np.maximum(visited.sum(-1), 1),
             "seed_any": locked.any((-2, -1)).mean(-1),
             "user_any": locked.any(-1).mean(-2)}
+
+
+GROWTH = ("dies out", "persists", "linear", "undetermined")
+
+
+def growth(checkpoints, regret, *, floor: float = 0.5, level: float = 0.95,
+           n_resamples: int = 1000, seed: int = 0) -> dict[str, np.ndarray]:
+    """Whether a regret curve's growth dies out or persists, from its per-doubling increments.
+
+    With I_0 = R(T) - R(T/2) and I_2 = R(T/4) - R(T/8) per seed (two doublings apart): a bounded
+    curve's increments shrink towards 0, a + b log t adds the same b log 2 every doubling, and a
+    linear curve's increments double every doubling (I_0 / I_2 = 4). Over seeds: the ratio of
+    mean increments rho = mean I_0 / mean I_2 with a percentile-bootstrap CI (paired over seeds),
+    the late log-slope b with its CI (``log_slope``) and share = mean I_0 / mean R(T).
+
+    Classes ([...] str), by a rule fixed in advance, ``floor`` being the log-slope (regret per
+    e-fold of t) below which growth counts as negligible:
+      linear:       share >= 1/4 (as in ``curve_verdict``);
+      dies out:     the increments shrink: rho's upper end < 1/2 (faster than the 1/4 of a
+                    c / t tail, where a log curve keeps 1), or the CI's upper end of mean I_0 is
+                    at most floor log 2;
+      persists:     the increments are not shown to shrink and b's CI lies above the floor;
+      undetermined: otherwise (too few seeds, too short a horizon).
+    Returns {"class", "rho", "rho_low", "rho_high", "slope", "slope_low", "slope_high",
+    "increment", "increment_high", "share"} ([...] arrays; the seed axis reduced).
+    """
+    t, R = _check(checkpoints, regret, "regret")
+    T = t[-1]
+    I0 = R[..., -1] - value_at(t, R, T / 2)
+    I2 = value_at(t, R, T / 4) - value_at(t, R, T / 8)
+    S = R.shape[-2]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        rho = I0.mean(-1) / I2.mean(-1)
+    if S >= 2 and not np.all(I0 == I0[..., :1]):
+        stat = lambda a, b, axis: np.mean(a, axis) / np.where(np.mean(b, axis) > 0,
+                                                                np.mean(b, axis), np.nan)
+        with np.errstate(divide="ignore", invalid="ignore"), warnings.catch_warnings():
+            warnings.simplefilter("ignore", scipy.stats.DegenerateDataWarning)
+            ci = scipy.stats.bootstrap((I0, I2), stat, paired=True, vectorized=True, axis=-1,
+                                       n_resamples=n_resamples, confidence_level=level,
+                                       method="percentile", rng=np.random.default_rng(seed))
+        rho_lo, rho_hi = ci.confidence_interval.low, ci.confidence_interval.high
+        inc_hi = I0.mean(-1) + scipy.stats.t.ppf(0.5 + level / 2, S - 1) * scipy.stats.sem(I0, -1)
+    else:
+        rho_lo = rho_hi = rho
+        inc_hi = I0.mean(-1)
+    b, b_lo, b_hi = log_slope(t, R, 0.1, level, n_resamples, seed)
+    final = R[..., -1].mean(-1)
+    share = np.divide(I0.mean(-1), final, out=np.zeros_like(final), where=final > 0)
+    # a ratio without a denominator (no regret two doublings back) is never evidence of dying
+    dies = (np.nan_to_num(inc_hi, nan=0.0) <= floor * np.log(2)) | \
+        (np.nan_to_num(np.asarray(rho_hi, np.float64), nan=np.inf) < 0.5)
+    persists = ~dies & (np.asarray(b_lo) > floor)
+    cls = np.where(share >= 0.25, "linear", np.where(dies, "dies out",
+                                                     np.where(persists, "persists", "undetermined")))
+    return {"class": cls, "rho": rho, "rho_low": np.asarray(rho_lo), "rho_high": np.asarray(rho_hi),
+            "slope": b, "slope_low": b_lo, "slope_high": b_hi, "increment": I0.mean(-1),
+            "increment_high": inc_hi, "share": share}

@@ -20,6 +20,7 @@ import jax
 import jax.numpy as jnp
 
 from jaxpa.envs.keys import check_key
+from jaxpa.envs.matched import matched_fails, matched_holds
 from jaxpa.envs.instance import Instance, InstanceError, gaps, min_gap, optimal_responses
 from jaxpa.envs.sampling import (gap_at_least, optimal_play_spans, reject, sphere_instance, spread,
                                  unit)
@@ -158,11 +159,12 @@ def f6_no_margin(key: Array, n_users: int = 64, k: int = 2, d: int = 3, n_respon
 
 FAMILIES: dict[str, Callable[..., Instance]] = {
     "f1": f1_diverse, "f2": f2_homogeneous, "f3": f3_clustered, "f4": f4_interpolation,
-    "f5": f5_minority, "f6": f6_no_margin}
+    "f5": f5_minority, "f6": f6_no_margin, "matched_holds": matched_holds,
+    "matched_fails": matched_fails}
 
-# Families whose every instance has Delta_min >= min_gap (make_family checks it). F4 guarantees it
-# for its eta = 0 base only; F6 has no margin by design.
-GAP_GUARANTEED = ("f1", "f2", "f3", "f5")
+# Families whose every instance has Delta_min >= min_gap (or gap_window[0]; make_family checks
+# it). F4 guarantees it for its eta = 0 base only; F6 has no margin by design.
+GAP_GUARANTEED = ("f1", "f2", "f3", "f5", "matched_holds", "matched_fails")
 
 
 SIZE_NAMES = ("n_users", "k", "d", "n_responses", "n_prompts", "n_per_cluster", "n_major",
@@ -186,10 +188,14 @@ def check_family_options(name: str, hyper: dict) -> None:
                     or value < low:
                 raise InstanceError(f"family {name}: {opt} must be an integer >= {low}, got "
                                     f"{value!r}")
-        elif isinstance(value, bool) or not isinstance(value, (int, float, np.number)):
-            raise InstanceError(f"family {name}: {opt} must be a number, got {value!r}")
-        elif not np.isfinite(float(value)):
-            raise InstanceError(f"family {name}: {opt} must be finite, got {value!r}")
+        else:
+            values = value if isinstance(value, (tuple, list)) else (value,)
+            if any(isinstance(v, bool) or not isinstance(v, (int, float, np.number))
+                   for v in values) or not values:
+                raise InstanceError(f"family {name}: {opt} must be a number (or a tuple of "
+                                    f"numbers), got {value!r}")
+            if not all(np.isfinite(float(v)) for v in values):
+                raise InstanceError(f"family {name}: {opt} must be finite, got {value!r}")
 
 
 @functools.lru_cache(maxsize=64)
@@ -210,7 +216,7 @@ def make_family(name: str, key: Array, **hyper) -> Instance:
 def check_family_gaps(name: str, hyper: dict, inst: Instance) -> None:
     """Raise when a family that guarantees Delta_min >= min_gap returned a draw (of a batch)
     without it (all max_tries rejection draws failed)."""
-    threshold = hyper.get("min_gap", 0.1)
+    threshold = hyper.get("min_gap", hyper.get("gap_window", (0.1,))[0])
     if name in GAP_GUARANTEED:
         gaps_ = jax.vmap(min_gap)(inst) if inst.batch_shape else min_gap(inst)
         if np.any(np.asarray(gaps_) < threshold):

@@ -112,7 +112,7 @@ def write(results, elapsed: Callable[[], float], log=print) -> list:
     exp = results.experiment
     sections = list(exp.analyze(results)) if exp.analyze is not None else []
     rows = summary_rows(results)
-    figure = (exp.figure or regret_figure)(results)
+    figure = (exp.figure or regret_figure)(results) if results.runs else None
     config = {"experiment": exp.name, "size": results.size_name,
               "horizon": results.size.horizon, "seeds": results.size.seeds,
               "extra": dict(results.size.extra), "seed": results.seed,
@@ -127,7 +127,8 @@ def write(results, elapsed: Callable[[], float], log=print) -> list:
     store.begin_outputs()
     store.write_csv("summary.csv", rows, stamp)
     store.write_npz("curves.npz", _curves(results), stamp)
-    store.write_png("regret.png", figure, stamp)
+    if figure is not None:
+        store.write_png("regret.png", figure, stamp)
     for s in sections:
         for name, fig in s.figures.items():
             store.write_png(name, fig, stamp)
@@ -143,16 +144,17 @@ def write(results, elapsed: Callable[[], float], log=print) -> list:
     store.write_text("report.md", _markdown(results, sections, claims, unhealthy, minutes,
                                             metadata), stamp)
     store.finish_outputs(stamp, metadata)
-    _close([figure] + [f for s in sections for f in s.figures.values()])
+    _close([f for f in [figure] if f is not None] + [f for s in sections for f in s.figures.values()])
     log(f"\n{exp.title}: T = {results.size.horizon}, {results.size.seeds} seeds, "
         f"{exp.feedback_model().label} feedback ({minutes:.1f} min)")
-    log(brief_table(results))
+    if results.runs:
+        log(brief_table(results))
     for c in claims:
         log(f"  {c.verdict:14s} {c.name}")
     if unhealthy:
         log(f"\nWARNING: the learner's state went non-finite (NaN/inf) in {unhealthy}; no verdict "
             "is drawn from those runs")
-    log(f"\nwrote {store.folder}/ (summary.csv, summary.json, curves.npz, regret.png, report.md)")
+    log(f"\nwrote {store.folder}/ (summary.csv, summary.json, curves.npz, report.md, figures)")
     return sections
 
 
@@ -185,7 +187,8 @@ def _markdown(results, sections, claims, unhealthy, minutes, metadata) -> str:
         lines += ["| claim | verdict | evidence |", "|---|---|---|"]
         lines += [f"| {c.name}: {c.statement} | **{c.verdict}** | {c.evidence} |" for c in claims]
         lines.append("")
-    lines += ["![regret](regret.png)\n", "```", brief_table(results), "```\n"]
+    if results.runs:
+        lines += ["![regret](regret.png)\n", "```", brief_table(results), "```\n"]
     for s in sections:
         lines.append(f"## {s.title}\n")
         lines += [f"![{name}]({name})\n" for name in s.figures]

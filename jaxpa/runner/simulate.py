@@ -96,12 +96,14 @@ class Carry:
 
 
 def log_checkpoints(horizon: int, n: int = 50) -> np.ndarray:
-    """About n log-spaced rounds in [1, horizon], always including horizon // 2 (for the
-    second-half plateau statistics) and the horizon itself: [n + 2] int32, increasing. Early
-    values that round to the same integer repeat (the array keeps its length, so every horizon
-    shares one compiled program); ``Curves`` drop the repeats."""
+    """About n log-spaced rounds in [1, horizon], always including T/8, T/4, T/2 (for the
+    plateau test and the per-doubling increments of diagnostics/curve_stats.py) and the horizon
+    T itself: [n + 4] int32, increasing. Early values that round to the same integer repeat (the
+    array keeps its length, so every horizon shares one compiled program); ``Curves`` drop the
+    repeats."""
     pts = np.round(np.logspace(0, np.log10(horizon), n)).astype(np.int64)
-    pts = np.append(pts, [max(horizon // 2, 1), horizon])
+    pts = np.append(pts, [max(horizon // 8, 1), max(horizon // 4, 1), max(horizon // 2, 1),
+                          horizon])
     return np.sort(np.clip(pts, 1, horizon)).astype(np.int32)
 
 
@@ -215,10 +217,14 @@ def advance_batched(seed_keys: Array, inst: Instance, feedback: FeedbackModel, l
         mistakes = c.mistakes + (rec.regret > 0).astype(jnp.int32)
         hit = checkpoints == c.t + 1
         write = lambda new, old: jnp.where(hit, new[..., None], old)
+        # A compensated sum can step back by an ulp in a round of zero regret (the stored
+        # correction lands then); regrets are >= 0, so a curve keeps its running maximum:
+        # non-decreasing, and within the sum's rounding error of the exact R_t.
+        rise = lambda new, old: write(jnp.maximum(new, old.max(-1)), old)
         curves = jax.lax.cond(
             jnp.any(hit),
-            lambda: (write(total, c.curve_regret), write(mistakes, c.curve_mistakes),
-                     {n: write(sums[n][0], c.curve_extra[n]) for n in sums}),
+            lambda: (rise(total, c.curve_regret), write(mistakes, c.curve_mistakes),
+                     {n: rise(sums[n][0], c.curve_extra[n]) for n in sums}),
             lambda: (c.curve_regret, c.curve_mistakes, c.curve_extra))
         return Carry(state, c.t + 1, total, comp, mistakes, curves[0], curves[1],
                      {n: s[0] for n, s in sums.items()}, {n: s[1] for n, s in sums.items()},
@@ -239,6 +245,15 @@ def _program(feedback, learner, n_checkpoints, inst_batched, hp_batched, track_c
 
 
 compiled_program = jax.jit(_program, static_argnums=(0, 1, 2, 3, 4, 5))
+MAX_PROGRAMS = 64  # compiled programs kept by the runner (each holds ~10 MB and ~200 memory maps)
+
+
+def _bound_cache() -> None:
+    """Drop the runner's compiled programs once more than MAX_PROGRAMS are held, so a long
+    session (a notebook sweeping instance sizes) does not grow without bound; the next call
+    recompiles what it needs."""
+    if compiled_program._cache_size() > MAX_PROGRAMS:
+        compiled_program.clear_cache()
 
 
 def seed_keys(key: Array, n_seeds: int) -> Array:
@@ -277,6 +292,7 @@ def run_program(feedback, learner: Learner, keys: Array, instance: Instance, hpa
     """Run ``compiled_program`` over the horizon (in chunks if asked): the Curves of the final
     carry, repeated checkpoints dropped. ``view`` maps the curves before they are returned or
     passed to ``on_chunk`` (padded seeds are dropped there)."""
+    _bound_cache()
     static = (feedback, learner, checkpoints.shape[0], inst_batched, hp_batched, track_cells)
     ck = np.asarray(checkpoints, np.int32)  # NumPy inputs: replicated on every device and process
     unique = np.unique(checkpoints, return_index=True)[1]
