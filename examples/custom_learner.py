@@ -1,21 +1,22 @@
-"""A custom environment and a custom learner (a Flax model trained by an Optax optimiser), run
-through jaxpa's compiled runner. The code below is the example of docs/extending.md, verbatim
-(tests/test_docs_example.py checks that both agree and runs it).
+"""A custom environment and a learner written from scratch (one reward vector per user, trained
+by an Optax optimiser on the feedback model's own log-likelihood gradient, epsilon-greedy as a
+wrapper), run through jaxpa's compiled runner. The code below is the example of
+docs/extending.md, verbatim (tests/test_docs_example.py checks that both agree and runs it).
 
 Run: python examples/custom_learner.py
 """
 import numpy as np
 import jax
 import jax.numpy as jnp
-import flax.linen as nn
 import optax
 from flax import struct
 
-from jaxpa import Instance, Learner, make_feedback, make_learner, simulate
-from jaxpa.learners.base import random_argmax, uniform_index
+from jaxpa import Instance, Learner, make_feedback, make_learner, set_hparams, simulate
+from jaxpa.learners import epsilon_greedy
+from jaxpa.learners.hparams import hparam
 
-# 1. An environment: an Instance built by hand (N = 3 users, M = 4 prompts, K = 5 responses,
-#    d = 3 features, k = 2 latent directions). Any family function returning one works the same.
+# 1. An environment: an Instance (data) and a feedback model (a component).
+#    N = 3 users, M = 4 prompts, K = 5 responses, d = 3 features, k = 2 latent directions.
 rng = np.random.default_rng(0)
 phi = rng.normal(size=(4, 5, 3))
 inst = Instance.create(
@@ -24,70 +25,53 @@ inst = Instance.create(
     heads=np.array([[1.0, 0.0], [0.0, 1.0], [0.6, -0.8]]),         # h_u: [N, k]
     W=2.0 * rng.normal(size=(2, 3)),                               # W: [k, d]
     user_probs=np.array([0.5, 0.3, 0.2]))                          # nu: [N]
+feedback = make_feedback("bt_ref")  # shows y, observes o ~ Bernoulli(sigmoid(r(y) - r(y0)))
 
 
-# 2. A learner from scratch: a Flax model of r_u(x, y), an Optax optimiser, array hyperparameters.
-class Scorer(nn.Module):
-    """r_u(x, y) = <e_u, A phi(x, y)>: a user embedding table and a shared linear torso."""
-    n_users: int
-
-    @nn.compact
-    def __call__(self, user, features):                           # int32, [K, d] -> [K]
-        torso = nn.Dense(4, use_bias=False)(features)              # [K, 4]
-        return torso @ nn.Embed(self.n_users, 4)(user)
-
-
+# 2. A learner from scratch: one reward vector per user (r_u = phi . theta_u), trained by an
+#    Optax optimiser on the feedback model's own log-likelihood gradient.
 @struct.dataclass
-class HParams:                     # arrays, so a sweep over them is a vmap, not a Python loop
-    learning_rate: jax.Array
-    epsilon: jax.Array
+class HParams:                      # arrays with declared ranges: a sweep is a vmap
+    learning_rate: jax.Array = hparam("float", low=0.0, low_open=True)
 
 
 @struct.dataclass
 class State:
-    params: dict
+    theta: jax.Array                # [N, d]: each user's estimated reward vector
     opt_state: optax.OptState
-    n_users: int = struct.field(pytree_node=False)                 # static: sizes the model
 
 
-feedback = make_feedback("bt_ref")  # the learner picks y, sees o ~ Bernoulli(sigmoid(r(y) - r(y0)))
-optimizer = optax.inject_hyperparams(optax.adam)  # keeps the learning rate in the optimiser state
+def init(key, inst, hp):            # shapes come from inst; each seed gets its own key
+    theta = 0.01 * jax.random.normal(key, (inst.n_users, inst.d), inst.features.dtype)
+    return State(theta, optax.adagrad(hp.learning_rate).init(theta))
 
 
-def init(inst, hp):
-    params = Scorer(inst.n_users).init(jax.random.key(0), jnp.int32(0), inst.features[0])
-    return State(params, optimizer(learning_rate=hp.learning_rate).init(params), inst.n_users)
-
-
-def act(key, state, ctx, hp):           # sees ctx.user, ctx.features, ctx.reference (not ctx.head)
-    k_explore, k_uniform, k_tie = jax.random.split(key, 3)
-    scores = Scorer(state.n_users).apply(state.params, ctx.user, ctx.features)
-    explore = jax.random.uniform(k_explore) < hp.epsilon
-    y = jnp.where(explore, uniform_index(k_uniform, scores.shape[0]), random_argmax(k_tie, scores))
-    return y[None]                      # int32 [A]; A = feedback.n_actions = 1 for bt_ref
+def act(key, state, ctx, hp):       # sees ctx.user, ctx.features, ctx.reference (not ctx.head)
+    scores = ctx.features @ state.theta[ctx.user]                  # [K]
+    return feedback.choose(key, scores, ctx.reference)             # int32 [A], random ties
 
 
 def update(state, ctx, action, obs, hp):
-    def loss(params):                   # the Bradley-Terry negative log-likelihood of the round
-        r = Scorer(state.n_users).apply(params, ctx.user, ctx.features)
-        return optax.sigmoid_binary_cross_entropy(r[action[0]] - r[ctx.reference], obs)
-
-    grads = jax.grad(loss)(state.params)
-    updates, opt_state = optimizer(learning_rate=hp.learning_rate).update(
-        grads, state.opt_state, state.params)
-    return state.replace(params=optax.apply_updates(state.params, updates), opt_state=opt_state)
+    # the gradient of the round's log-likelihood in theta_u, whatever the feedback model
+    grad_u, _ = feedback.newton_terms(state.theta[ctx.user], ctx.features, action,
+                                      ctx.reference, obs)
+    grads = jnp.zeros_like(state.theta).at[ctx.user].set(-grad_u)  # optax minimises
+    updates, opt_state = optax.adagrad(hp.learning_rate).update(grads, state.opt_state)
+    return State(optax.apply_updates(state.theta, updates), opt_state)
 
 
-learner = Learner("flax_eps_greedy", feedback, init, act, update,
-                  lambda: HParams(learning_rate=jnp.float32(0.05), epsilon=jnp.float32(0.05)))
+core = Learner("per_user", feedback, init, act, update,
+               lambda: HParams(learning_rate=jnp.float32(0.5)))
+learner = epsilon_greedy(core, epsilon=0.05)  # exploration is a wrapper around any learner
 
 # 3. Run it through the compiled runner, beside uniform play on the same users, prompts and noise.
 key = jax.random.key(42)
-curves = simulate(key, inst, learner, horizon=400, n_seeds=16)
-baseline = simulate(key, inst, make_learner("uniform", feedback), horizon=400, n_seeds=16)
+curves = simulate(key, inst, feedback, learner, horizon=400, n_seeds=16)
+baseline = simulate(key, inst, feedback, make_learner("uniform", feedback), horizon=400,
+                    n_seeds=16)
 # A learning-rate sweep is one compiled, vmapped call: regret [4 rates, 16 seeds, checkpoints].
-sweep = simulate(key, inst, learner, HParams(learning_rate=jnp.array([0.01, 0.03, 0.1, 0.3]),
-                                             epsilon=jnp.float32(0.05)), horizon=400, n_seeds=16)
-print(f"R(400): flax learner {curves.regret[:, -1].mean():.1f}, "
+rates = set_hparams(learner.default_hparams(), learning_rate=jnp.array([0.1, 0.3, 1.0, 3.0]))
+sweep = simulate(key, inst, feedback, learner, rates, horizon=400, n_seeds=16)
+print(f"R(400): per-user learner {curves.regret[:, -1].mean():.1f}, "
       f"uniform {baseline.regret[:, -1].mean():.1f}, by learning rate "
       f"{np.round(sweep.regret[:, :, -1].mean(axis=1), 1)}")

@@ -1,6 +1,8 @@
 """Regret-curve statistics (jaxpa/diagnostics/curve_stats.py) on synthetic curves with a known
-late slope (0 and c > 0) and a known share of stuck seeds, checked against statsmodels; and on
-real runs of the two ends of every plot (oracle: bounded at 0; uniform: linear, all seeds stuck)."""
+late slope (0 and c > 0) and a known share of stuck seeds, checked against statsmodels; on real
+runs of the two ends of every plot (oracle: bounded at 0; uniform: linear, all seeds stuck); and
+lock-in (``lock_in``) on hand-made cell trackers, against loops over the definition, and on tiny
+runs whose tracker is rebuilt from the round-by-round log."""
 import json
 
 import numpy as np
@@ -9,14 +11,20 @@ import statsmodels.api as sm
 from statsmodels.stats.weightstats import DescrStatsW
 
 import jax
+import jax.numpy as jnp
 
+from jaxpa import Instance, Learner, make_feedback, make_learner, simulate
 from jaxpa.diagnostics import (curve_stats, curve_verdict, log_slope, plateau_test, seed_slopes,
                                stats_summary, stuck_fraction)
-from jaxpa.diagnostics.curve_stats import value_at
+from jaxpa.diagnostics.curve_stats import lock_in, value_at
+from jaxpa.envs.instance import gaps
+from jaxpa.learners import NoHParams, epsilon_greedy, keep_state
+from jaxpa.runner import CellTracker, rollout, seed_keys
 from jaxpa.runner.simulate import log_checkpoints
+from tests.helpers import stack, tiny_f1
 
 T = 20_000
-CKPTS = log_checkpoints(T, 60)
+CKPTS = np.unique(log_checkpoints(T, 60))  # the runner's checkpoints, repeats dropped
 
 
 def log_curves(c, n_seeds=24, seed=0, noise=0.0):
@@ -123,20 +131,151 @@ def test_batched_axes_and_bad_input():
 
 
 def test_on_real_runs_oracle_bounded_uniform_linear():
-    from jaxpa.envs.instance import Instance
-    from jaxpa.learners import make_learner
-    from jaxpa.runner import simulate
-
     # two users, one prompt, K = 4 responses with distinct rewards for both users
     inst = Instance.create(features=[[[0, 0], [1, 0.3], [-0.2, 1], [-1, -1]]], reference=[0],
                            heads=[[1, 0], [0, 1]], W=[[1, 0], [0, 1]])
     key = jax.random.key(1)
-    oracle = simulate(key, inst, make_learner("oracle", "bt_ref"), horizon=400, n_seeds=8,
-                      n_checkpoints=30)
+    oracle = simulate(key, inst, "bt_ref", make_learner("oracle", "bt_ref"), horizon=400,
+                      n_seeds=8, n_checkpoints=30)
     st = curve_stats(oracle)
     assert curve_verdict(st) == "bounded" and st.stuck_fraction == 0.0 and st.final_mean == 0.0
-    uniform = simulate(key, inst, make_learner("uniform", "bt_ref"), horizon=400, n_seeds=8,
-                       n_checkpoints=30)
+    uniform = simulate(key, inst, "bt_ref", make_learner("uniform", "bt_ref"), horizon=400,
+                       n_seeds=8, n_checkpoints=30)
     st = curve_stats(uniform)
     assert curve_verdict(st) == "linear" and st.stuck_fraction == 1.0  # K=4: P(mistake) = 3/4
     assert st.added_low > 0
+
+
+# ---------------------------------------------------------------- lock-in
+def lock_instance() -> Instance:
+    """d = k = 1, W = 1, heads +1 and -1, two prompts with phi = (0, 1, 2) and (2, 0, 1): rewards
+    r_0(x0) = (0, 1, 2), r_0(x1) = (2, 0, 1), r_1 = -r_0; optimal responses y*_0 = (2, 0),
+    y*_1 = (0, 1)."""
+    return Instance.create(features=[[[0], [1], [2]], [[2], [0], [1]]], reference=[0, 0],
+                           heads=[[1.0], [-1.0]], W=[[1.0]])
+
+
+def _tracker(plays, first, mixed) -> CellTracker:
+    return CellTracker(plays=np.asarray(plays, np.int32), first=np.asarray(first, np.int32),
+                       mixed=np.asarray(mixed, bool))
+
+
+def _lock_in_by_loops(cells, gap, min_plays, batched=False):
+    """The definition, one cell at a time. gap: [N, M, K] the instance's gaps, or [B, N, M, K]
+    a batch's (``batched``: the cells' first axis is the instance)."""
+    plays, first, mixed = (np.asarray(x) for x in (cells.plays, cells.first, cells.mixed))
+    locked = np.zeros(plays.shape, bool)
+    for idx in np.ndindex(plays.shape):
+        lead, (u, x) = idx[:-3], idx[-2:]
+        g = gap[lead[0]] if batched else gap
+        y = first[idx]
+        locked[idx] = (plays[idx] >= min_plays and not mixed[idx] and y >= 0
+                       and g[u, x, y] > 0)
+    visited = plays >= min_plays
+    return {"locked": locked,
+            "cell_fraction": locked.sum((-3, -2, -1)) / np.maximum(visited.sum((-3, -2, -1)), 1),
+            "seed_any": locked.any((-2, -1)).mean(-1), "user_any": locked.any(-1).mean(-2)}
+
+
+def test_lock_in_on_hand_made_trackers():
+    """Three seeds of the lock instance, the answer worked out by hand: seed 0 plays y* in every
+    cell; seed 1 locks cell (0, 0) on y = 0 (6 plays), plays y = 0 only 4 times in (1, 1) (too few
+    to count), serves two responses in (0, 1) (mixed) and never meets (1, 0); seed 2 locks (1, 0)
+    on y = 2 with exactly min_plays = 5 plays."""
+    inst = lock_instance()
+    np.testing.assert_array_equal(np.asarray(gaps(inst))[..., :], [[[2, 1, 0], [0, 2, 1]],
+                                                                  [[0, 1, 2], [2, 0, 1]]])
+    cells = _tracker(plays=[[[10, 10], [10, 10]], [[6, 7], [0, 4]], [[5, 5], [5, 9]]],
+                     first=[[[2, 0], [0, 1]], [[0, 1], [-1, 0]], [[2, 0], [2, 1]]],
+                     mixed=[[[0, 0], [0, 0]], [[0, 1], [0, 0]], [[0, 0], [0, 0]]])
+    out = lock_in(cells, inst)
+    expected = np.zeros((3, 2, 2), bool)
+    expected[1, 0, 0] = expected[2, 1, 0] = True
+    np.testing.assert_array_equal(out["locked"], expected)
+    assert out["cell_fraction"] == pytest.approx(2 / 10)  # visited: 4 + 2 + 4 cells
+    assert out["seed_any"] == pytest.approx(2 / 3)
+    np.testing.assert_allclose(out["user_any"], [1 / 3, 1 / 3])
+    strict = lock_in(cells, inst, min_plays=7)  # (0, 0) of seed 1 and (1, 0) of seed 2 drop out
+    assert not strict["locked"].any() and strict["cell_fraction"] == 0.0
+    assert strict["seed_any"] == 0.0
+
+
+def test_lock_in_matches_loops_with_batch_and_sweep_axes():
+    """Random trackers with instance [B = 2] and sweep [H = 3] axes against the loops: the gaps
+    of instance b are used for the cells of instance b only."""
+    flipped = lock_instance().replace(heads=-lock_instance().heads)  # users swap optimal responses
+    batch = stack(lock_instance(), flipped)
+    rng = np.random.default_rng(0)
+    shape = (2, 3, 4, 2, 2)  # [B, H, S, N, M]
+    cells = _tracker(plays=rng.integers(0, 9, shape), first=rng.integers(-1, 3, shape),
+                     mixed=rng.random(shape) < 0.2)
+    out = lock_in(cells, batch, min_plays=3)
+    ref = _lock_in_by_loops(cells, np.asarray(jax.vmap(gaps)(batch)), 3, batched=True)
+    assert out["locked"].any() and not out["locked"].all()
+    for name in ("locked", "cell_fraction", "seed_any", "user_any"):
+        np.testing.assert_allclose(out[name], ref[name], err_msg=name)
+    assert out["cell_fraction"].shape == out["seed_any"].shape == (2, 3)
+    assert out["user_any"].shape == (2, 3, 2)
+    # unbatched instance with a sweep axis [H, S, N, M]
+    one = jax.tree.map(lambda x: x[0], cells)
+    ref = _lock_in_by_loops(one, np.asarray(gaps(lock_instance())), 3)
+    np.testing.assert_array_equal(lock_in(one, lock_instance(), 3)["locked"], ref["locked"])
+
+
+def stubborn(feedback) -> Learner:
+    """Always serves response 0."""
+    return Learner("stubborn", feedback, lambda key, inst, hp: (),
+                   lambda key, state, ctx, hp: jnp.zeros((1,), jnp.int32), keep_state, NoHParams)
+
+
+def sticky(feedback) -> Learner:
+    """Serves response (user + prompt) mod K in every cell: a per-cell habit (wrapped in an
+    epsilon coin below, so some cells stay clean and locked, others get mixed)."""
+    def act(key, state, ctx, hp):
+        return ((ctx.user + ctx.prompt) % ctx.features.shape[0]).astype(jnp.int32)[None]
+
+    return Learner("sticky", feedback, lambda key, inst, hp: (), act, keep_state, NoHParams)
+
+
+def test_lock_in_on_tiny_runs():
+    """A learner that always serves response 0 is locked exactly in the visited cells where 0 is
+    suboptimal. For a per-cell habit under an epsilon coin, the runner's tracker equals the one
+    rebuilt from the round-by-round log (seed s of ``simulate`` is ``rollout`` with seed key s),
+    and lock_in on it equals the loops over the definition."""
+    inst, T, S = tiny_f1(), 80, 4
+    key = jax.random.key(5)
+    fb = make_feedback("bt_ref")
+    run = simulate(key, inst, fb, stubborn(fb), horizon=T, n_seeds=S, track_cells=True)
+    cells, g = run.cells, np.asarray(gaps(inst))
+    assert cells.plays.shape == (S, inst.n_users, inst.n_prompts)
+    assert int(np.asarray(cells.plays).sum()) == S * (T - T // 2)  # the last half only
+    visited = np.asarray(cells.plays) >= 5
+    np.testing.assert_array_equal(np.asarray(cells.first)[visited], 0)
+    assert not np.asarray(cells.mixed).any()
+    out = lock_in(cells, inst)
+    np.testing.assert_array_equal(out["locked"], visited & (g[None, :, :, 0] > 0))
+    assert out["locked"].any()  # response 0 is suboptimal somewhere on this instance
+
+    learner = epsilon_greedy(sticky(fb), epsilon=0.15)
+    hp = learner.default_hparams()
+    curves = simulate(key, inst, fb, learner, hp, horizon=T, n_seeds=S, track_cells=True)
+    logs = jax.jit(jax.vmap(lambda k: rollout(k, inst, fb, learner, hp, T)[1]))(
+        seed_keys(key, S))
+    late = np.arange(T) >= T // 2
+    for s in range(S):
+        plays = np.zeros((inst.n_users, inst.n_prompts), int)
+        served = {}
+        for t in np.flatnonzero(late):
+            u, x = int(logs.context.user[s, t]), int(logs.context.prompt[s, t])
+            plays[u, x] += 1
+            served.setdefault((u, x), []).append(int(logs.action[s, t, 0]))
+        np.testing.assert_array_equal(curves.cells.plays[s], plays)
+        for (u, x), ys in served.items():
+            assert curves.cells.first[s, u, x] == ys[0]
+            assert bool(curves.cells.mixed[s, u, x]) == (len(set(ys)) > 1)
+    ref = _lock_in_by_loops(curves.cells, g, 5)
+    out = lock_in(curves.cells, inst)
+    mixed = np.asarray(curves.cells.mixed)
+    assert out["locked"].any() and mixed.any() and not mixed.all()  # a discriminating case
+    for name in ("locked", "cell_fraction", "seed_any", "user_any"):
+        np.testing.assert_allclose(out[name], ref[name], err_msg=name)

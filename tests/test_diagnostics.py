@@ -1,6 +1,7 @@
 """Span-rank diagnostics (jaxpa/diagnostics/instance_diagnostics.py): hand-built instances whose
-answers are known on paper, an independent NumPy/SciPy reference, the learners' own likelihood,
-invariances (head scale, user and response permutations, float32 vs float64), jit/vmap, the CLI."""
+answers are known on paper (every bt_duel second-response rule included), an independent
+NumPy/SciPy reference, the learners' own likelihood, invariances (head scale, user and response
+permutations, float32 vs float64), jit/vmap, the CLI."""
 import json
 import os
 import subprocess
@@ -18,8 +19,13 @@ from jaxpa.envs.families import make_family
 from jaxpa.envs.feedback import make_feedback
 from jaxpa.envs.instance import Instance, InstanceError, optimal_responses, rewards
 from jaxpa.envs.io import load_instance, save_instance
+from jaxpa.learners.design import design
 
 FEEDBACKS = ("scalar", "bt_ref", "bt_duel", "mnl")
+SECONDS = ("own", "runner_up", "reference", "uniform")
+# the hand-built instances have K = 4: an mnl slate of 2 keeps optimal play partial
+SMALL = [make_feedback("scalar"), make_feedback("bt_ref"), make_feedback("bt_duel"),
+         make_feedback("mnl", slate_size=2)]
 sp = lambda m: float(jax.nn.sigmoid(m) * jax.nn.sigmoid(-m))  # sigma'(m)
 
 
@@ -67,10 +73,10 @@ def _index(tree, i):
 
 
 # ---------------------------------------------------------------- hand-built instances
-@pytest.mark.parametrize("fb,opts", [("scalar", {}), ("bt_ref", {}), ("bt_duel", {}),
-                                     ("mnl", {"slate_size": 2})])
-def test_identical_heads_single_prompt_fails(fb, opts):
-    d = diagnose(identical_heads(), fb, **opts)
+@pytest.mark.parametrize("fb", SMALL + [make_feedback("bt_duel", second=s)
+                                        for s in ("runner_up", "reference")], ids=lambda f: f.label)
+def test_identical_heads_single_prompt_fails(fb):
+    d = diagnose(identical_heads(), fb)
     assert int(d.head_rank) == 1 and int(d.dim_D) == 2 and int(d.rank_sigma) == 1
     assert not bool(d.ud_holds) and int(d.reason) == idg.FAILS_UNCOVERED
     assert float(d.lambda_D) == pytest.approx(0.0, abs=1e-6)
@@ -79,19 +85,21 @@ def test_identical_heads_single_prompt_fails(fb, opts):
     assert "UD fails" in explain(d)
 
 
-def test_full_mnl_slate_covers_identical_heads():
-    """A slate of all K responses compares every pair: the same instance then has UD."""
-    assert bool(diagnose(identical_heads(), "mnl", slate_size=3).ud_holds)
+def test_full_mnl_slate_and_uniform_duel_cover_identical_heads():
+    """A slate of 3 of the K = 4 responses, or a duel of y* against a uniform second response,
+    compares y* with responses off the line of y0: the same instance then has UD."""
+    assert bool(diagnose(identical_heads(), make_feedback("mnl", slate_size=3)).ud_holds)
+    d = diagnose(identical_heads(), make_feedback("bt_duel", second="uniform"))
+    assert bool(d.ud_holds) and int(d.rank_sigma) == 2 and d.feedback == "bt_duel[second=uniform]"
 
 
 def test_spanning_heads_lambda_by_hand():
-    inst = spanning()
-    for fb in ("bt_ref", "bt_duel"):
-        d = diagnose(inst, fb)
-        np.testing.assert_allclose(d.sigma_star, np.diag([0.25 * sp(1.), 3 * sp(2.)]), rtol=1e-5)
-        assert bool(d.ud_holds) and int(d.dim_D) == 2 and int(d.head_rank) == 2
-        assert float(d.lambda_D) == pytest.approx(min(0.25 * sp(1.), 3 * sp(2.)), rel=1e-5)
-    d = diagnose(inst, "scalar", noise_std=0.5)
+    inst = spanning()  # bt_duel plays the same rows here (its runner-up is y0): not compiled again
+    d = diagnose(inst, "bt_ref")
+    np.testing.assert_allclose(d.sigma_star, np.diag([0.25 * sp(1.), 3 * sp(2.)]), rtol=1e-5)
+    assert bool(d.ud_holds) and int(d.dim_D) == 2 and int(d.head_rank) == 2
+    assert float(d.lambda_D) == pytest.approx(min(0.25 * sp(1.), 3 * sp(2.)), rel=1e-5)
+    d = diagnose(inst, make_feedback("scalar", noise_std=0.5))
     np.testing.assert_allclose(d.sigma_star, np.diag([0.25, 3.0]) / 0.25, rtol=1e-6)
     assert float(d.lambda_D) == pytest.approx(1.0, rel=1e-5) and bool(d.ud_holds)
     assert float(d.kappa) == pytest.approx(4.0) and float(d.min_gap) == pytest.approx(1.0)
@@ -118,10 +126,60 @@ def test_direction_changing_no_decision_is_excluded_from_D():
     assert float(s.residual) == pytest.approx(np.sqrt(0.5), rel=1e-5)
 
 
-@pytest.mark.parametrize("fb,opts", [("scalar", {}), ("bt_ref", {}), ("bt_duel", {}),
-                                     ("mnl", {"slate_size": 2})])
-def test_full_head_rank_but_D_uncovered(fb, opts):
-    d = diagnose(spanning_uncovered(), fb, **opts)
+def _duel_by_hand(second):
+    """Optimal-play rows of ``irrelevant_direction()`` under bt_duel, written out on paper.
+
+    User 1 (nu = 1/4, h = e1): r = (.5, 1.5, -.5, 1), y* = 1, runner-up 3, y0 = 0, z(y) =
+    (phi(y), 0, 0). User 2 (nu = 3/4, h = 2 e2): r = (.6, -1.4, 2.6, -.4), y* = 2, runner-up
+    0 = y0, z(y) = (0, 0, 2 phi(y)). Returns, per user, the list of (probability, margin
+    r(y*) - r(y'), z(y*) - z(y')) of the second responses y' the rule plays at the fixed point."""
+    phi = np.array([[0, 1], [1, 1], [-1, 1], [0.5, 1]], np.float64)
+    users = [(np.array([0.5, 1.5, -0.5, 1.0]), lambda v: np.r_[v, 0, 0]),
+             (np.array([0.6, -1.4, 2.6, -0.4]), lambda v: np.r_[0, 0, 2 * v])]
+    rows = []
+    for r, embed in users:
+        best = int(np.argmax(r))
+        if second in ("own", "runner_up"):
+            others = [int(np.argsort(r)[-2])]
+        elif second == "reference":
+            others = [0]
+        else:
+            others = range(4)
+        prob = 1.0 / len(others)
+        rows.append([(prob, r[best] - r[o], embed(phi[best] - phi[o])) for o in others])
+    return rows
+
+
+@pytest.mark.parametrize("second", SECONDS)
+def test_duel_second_rules_by_hand(second):
+    """Sigma*, lambda_D and the per-context factors (F, G, kappa) of ``optimal_play_factors``
+    for each bt_duel second-response rule against ``_duel_by_hand``."""
+    inst = irrelevant_direction()
+    model = make_feedback("bt_duel", second=second)
+    rows, nu = _duel_by_hand(second), (0.25, 0.75)
+    sigma = sum(w * p * sp(m) * np.outer(g, g) for w, user in zip(nu, rows) for p, m, g in user)
+    d = diagnose(inst, model)
+    np.testing.assert_allclose(d.sigma_star, sigma, rtol=1e-5, atol=1e-8)
+    if second in ("own", "runner_up"):  # the docstring of irrelevant_direction
+        assert float(d.lambda_D) == pytest.approx(min(0.0625 * sp(.5), 3 * sp(2.)), rel=1e-5)
+    if second == "reference":  # y' = y0: bt_ref under another name
+        np.testing.assert_allclose(d.sigma_star, diagnose(inst, "bt_ref").sigma_star, rtol=1e-6)
+    F, G, kappa = idg.optimal_play_factors(inst, design(inst), model)
+    R = 4 if second == "uniform" else 1
+    assert F.shape == G.shape == (2, 1, R, 4) and kappa.shape == (2, 1)
+    for u, user in enumerate(rows):
+        np.testing.assert_allclose(G[u, 0], [g for _, _, g in user], atol=1e-6)
+        np.testing.assert_allclose(F[u, 0], [np.sqrt(p * sp(m)) * g for p, m, g in user],
+                                   rtol=1e-5, atol=1e-7)
+        assert float(kappa[u, 0]) == pytest.approx(min(sp(m) for _, m, _ in user), rel=1e-5)
+    assert float(d.kappa) == pytest.approx(min(sp(m) for user in rows for _, m, _ in user),
+                                           rel=1e-5)
+    assert d.feedback == model.label
+
+
+@pytest.mark.parametrize("fb", SMALL, ids=lambda f: f.label)
+def test_full_head_rank_but_D_uncovered(fb):
+    d = diagnose(spanning_uncovered(), fb)
     assert int(d.head_rank) == 2 and int(d.dim_D) == 4 and int(d.rank_sigma) == 2
     assert not bool(d.ud_holds) and float(d.lambda_D) == pytest.approx(0.0, abs=1e-6)
     assert float(d.residual) == pytest.approx(1.0, abs=1e-5)
@@ -155,8 +213,10 @@ def test_f1_has_ud_and_f2_fails(seed):
         assert not bool(d2.ud_holds) and int(d2.head_rank) == 1
 
 
-def _reference_factors(inst, fb, s=1.0, slate=3):
-    """Optimal-play factor rows by plain loops (np.kron for z = h ⊗ phi), float64."""
+def _reference_factors(inst, fb, s=1.0, slate=3, second="own"):
+    """Optimal-play factor rows by plain loops (np.kron for z = h ⊗ phi), float64; bt_duel with
+    the second-response rule ``second`` (own and runner_up: the true runner-up; reference: y0;
+    uniform: every response, weight 1/K)."""
     H, W, Phi = (np.asarray(x, np.float64) for x in (inst.heads, inst.W, inst.features))
     rows, omega = [], []
     for u in range(H.shape[0]):
@@ -168,9 +228,17 @@ def _reference_factors(inst, fb, s=1.0, slate=3):
             if fb == "scalar":
                 f = [z[order[0]] / s]
             elif fb in ("bt_ref", "bt_duel"):
-                o = int(inst.reference[x]) if fb == "bt_ref" else order[1]
-                m = r[order[0]] - r[o]
-                f = [np.sqrt(np.exp(-m) / (1 + np.exp(-m)) ** 2) * (z[order[0]] - z[o])]
+                if fb == "bt_ref" or second == "reference":
+                    seconds, prob = [int(inst.reference[x])], 1.0
+                elif second == "uniform":
+                    seconds, prob = range(len(r)), 1.0 / len(r)
+                else:
+                    seconds, prob = [order[1]], 1.0
+                f = []
+                for o in seconds:
+                    m = r[order[0]] - r[o]
+                    curvature = np.exp(-m) / (1 + np.exp(-m)) ** 2
+                    f.append(np.sqrt(prob * curvature) * (z[order[0]] - z[o]))
             else:
                 S = order[:slate]
                 p = np.exp(r[S] - r[S].max()); p /= p.sum()
@@ -180,13 +248,15 @@ def _reference_factors(inst, fb, s=1.0, slate=3):
     return np.array(rows), np.array(omega)
 
 
-@pytest.mark.parametrize("fb", FEEDBACKS)
-def test_sigma_star_and_lambda_against_numpy_scipy(f1_batch, fb):
+@pytest.mark.parametrize("fb,second", [(f, "own") for f in FEEDBACKS]
+                         + [("bt_duel", s) for s in SECONDS[2:]])
+def test_sigma_star_and_lambda_against_numpy_scipy(f1_batch, fb, second):
+    model = make_feedback(fb, second=second) if fb == "bt_duel" else make_feedback(fb)
     for i in range(3):
         inst = _index(f1_batch, i)
-        F, omega = _reference_factors(inst, fb)
+        F, omega = _reference_factors(inst, fb, second=second)
         sigma = (F * omega[:, None]).T @ F
-        d = diagnose(inst, fb)
+        d = diagnose(inst, model)
         np.testing.assert_allclose(d.sigma_star, sigma, rtol=2e-4, atol=1e-7)
         # D from SciPy's orth of all decision differences
         H, Phi = np.asarray(inst.heads, np.float64), np.asarray(inst.features, np.float64)
@@ -207,7 +277,7 @@ def test_sigma_star_is_the_learners_likelihood_curvature(f1_batch, fb):
     optimal play (beta = 0, so vec W is the true parameter of the personalized design)."""
     inst = _index(f1_batch, 0)
     model = make_feedback(fb, **({"slate_size": 3} if fb == "mnl" else {}))
-    r, z = rewards(inst), idg.design(inst)
+    r, z = rewards(inst), design(inst)
     order = jnp.argsort(-r, axis=-1)
     act = {"scalar": order[..., :1], "bt_ref": order[..., :1], "bt_duel": order[..., :2],
            "mnl": order[..., :3]}[fb]
@@ -277,10 +347,10 @@ import numpy as np
 from jaxpa.diagnostics import diagnose
 from jaxpa.envs.io import load_instance
 out = {}
-for path in sys.argv[1:]:
+for path in sys.argv[2:]:
     inst = load_instance(path, dtype=np.float64)
     assert inst.features.dtype == np.float64
-    for fb in ("scalar", "bt_ref", "bt_duel", "mnl"):
+    for fb in sys.argv[1].split(","):
         d = diagnose(inst, fb)
         out[f"{path}|{fb}"] = {k: np.asarray(getattr(d, k)).tolist() for k in
                                ("ud_holds", "dim_D", "head_rank", "rank_sigma", "lambda_D",
@@ -289,19 +359,24 @@ print(json.dumps(out))
 """
 
 
-def test_float32_and_float64_agree(f1_batch, tmp_path):
+@pytest.mark.parametrize("full", [False, pytest.param(True, marks=pytest.mark.slow)])
+def test_float32_and_float64_agree(f1_batch, tmp_path, full):
     """Stated tolerance: lambda_D and Sigma* to relative 1e-4 (absolute 1e-7 for zeros), identical
-    ranks and verdicts; float64 runs in a subprocess with JAX_ENABLE_X64=1."""
-    insts = {"f1": _index(f1_batch, 2), "uncovered": spanning_uncovered(),
-             "irrelevant": irrelevant_direction()}
+    ranks and verdicts; float64 runs in a subprocess with JAX_ENABLE_X64=1. The fast tier checks
+    the two hand-built instances of one shape with bt_ref and mnl (each shape and model compiles
+    anew in the subprocess); the slow tier adds F1 and every model."""
+    insts = {"uncovered": spanning_uncovered(), "irrelevant": irrelevant_direction()}
+    if full:
+        insts["f1"] = _index(f1_batch, 2)
+    feedbacks = FEEDBACKS if full else ("bt_ref", "mnl")
     paths = {name: str(save_instance(tmp_path / f"{name}.npz", inst)) for name, inst in insts.items()}
     env = dict(os.environ, JAX_ENABLE_X64="1", JAX_PLATFORMS="cpu")
-    proc = subprocess.run([sys.executable, "-c", X64_SCRIPT, *paths.values()], env=env,
-                          capture_output=True, text=True, timeout=120)
+    proc = subprocess.run([sys.executable, "-c", X64_SCRIPT, ",".join(feedbacks),
+                           *paths.values()], env=env, capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stderr[-2000:]
     res = json.loads(proc.stdout.strip().splitlines()[-1])
     for name, inst in insts.items():
-        for fb in FEEDBACKS:
+        for fb in feedbacks:
             d, ref = diagnose(inst, fb), res[f"{paths[name]}|{fb}"]
             for k in ("ud_holds", "dim_D", "head_rank", "rank_sigma"):
                 assert int(getattr(d, k)) == int(ref[k]), (name, fb, k)
@@ -316,17 +391,25 @@ def test_vmap_equals_loop_and_no_recompile(f1_batch):
     assert batch.lambda_D.shape == (6,) and batch.sigma_star.shape == (6, 6, 6)
     for i in range(6):
         _same(_index(batch, i), diagnose(_index(f1_batch, i), "bt_ref"))
+    # one program per (shape, feedback model, design): other instances of the shape, and equal
+    # models built anew or given by name, reuse it
+    for fb in FEEDBACKS:
+        diagnose(_index(f1_batch, 0), fb)
     size = idg._diagnose._cache_size()
-    for fb in FEEDBACKS:  # one program serves every feedback model
-        diagnose(_index(f1_batch, 3), fb)
+    for i in (3, 4):
+        for fb in FEEDBACKS:
+            diagnose(_index(f1_batch, i), make_feedback(fb))
     assert idg._diagnose._cache_size() == size
 
 
-@pytest.mark.parametrize("featurizer,p", [("personalized", 4), ("personalized+shared", 6),
-                                          ("population", 2)])
-def test_contract_every_feedback_and_design(featurizer, p):
+@pytest.mark.parametrize("featurizer,p,models", [("personalized", 4, FEEDBACKS),
+                                                 ("personalized+shared", 6, ("scalar",)),
+                                                 ("population", 2, ("bt_ref",))])
+def test_contract_every_feedback_and_design(featurizer, p, models):
+    """Shapes and dtypes of every feedback model, and of the other designs (one model each: the
+    design only changes the rows z, and each (model, design) pair is a program to compile)."""
     inst = irrelevant_direction()
-    for fb in FEEDBACKS:
+    for fb in models:
         d = diagnose(inst, fb, featurizer=featurizer)
         assert d.sigma_star.shape == (p, p) and d.D_basis.shape == (p, p)
         assert d.sigma_star.dtype == jnp.float32 and d.dim_D.dtype == jnp.int32
@@ -334,8 +417,14 @@ def test_contract_every_feedback_and_design(featurizer, p):
 
 
 def test_bad_input_is_rejected_before_compiling():
-    with pytest.raises(InstanceError, match="unknown feedback"):
+    with pytest.raises(ValueError, match="unknown feedback"):
         diagnose(spanning(), "pairwise")
+    with pytest.raises(ValueError, match="second-response rule"):
+        diagnose(spanning(), make_feedback("bt_duel", second="best"))
+    with pytest.raises(TypeError):  # options travel with the model now, not as arguments
+        diagnose(spanning(), "scalar", noise_std=2.0)
+    with pytest.raises(ValueError, match="slate_size"):
+        diagnose_checked(spanning(), make_feedback("mnl", slate_size=4))  # K = 3
     with pytest.raises(InstanceError, match="featurizer"):
         diagnose(spanning(), "bt_ref", featurizer="nonsense")
     with pytest.raises(InstanceError, match="prompt_probs"):
@@ -365,7 +454,7 @@ def test_cli_prints_and_saves(tmp_path, capsys):
     assert main(["diagnose", "--instance", str(path)]) == 0
     assert "UD FAILS" in capsys.readouterr().out
     assert main(["diagnose", "--family", "f1", "--feedback", "nope"]) == 2
-    assert "--feedback" in capsys.readouterr().err
+    assert "unknown feedback model 'nope'" in capsys.readouterr().err
 
 
 LARGE_BATCH = """

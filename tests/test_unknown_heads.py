@@ -12,13 +12,14 @@ import jax.numpy as jnp
 from scipy.optimize import minimize
 from sklearn.linear_model import Ridge
 
-from jaxpa import Context, make_family, make_feedback, make_learner, rewards, simulate
+from jaxpa import Context, make_family, make_feedback, make_learner, rewards, set_hparams, simulate
 from jaxpa.envs.instance import gaps
 from jaxpa.learners import unknown_heads as uh
 from jaxpa.runner import rollout, seed_keys
 from tests.helpers import contract_instance
 
 T = 12
+FB = make_feedback("bt_ref")
 
 
 @pytest.fixture(scope="module")
@@ -28,7 +29,8 @@ def inst():
 
 @pytest.fixture(scope="module")
 def learner():
-    return make_learner("unknown_heads", "bt_ref")
+    """warm_start(unknown_heads) from the registry: its hyperparameters nest in ``inner``."""
+    return make_learner("unknown_heads", FB)
 
 
 @functools.lru_cache(maxsize=None)
@@ -36,7 +38,7 @@ def _runner(learner, horizon):
     """One compiled rollout per (learner, horizon), shared by the tests; it fails if a call with
     new hyperparameter values, a new key or another instance of the same shapes traces it again."""
     return jax.jit(chex.assert_max_traces(
-        lambda key, inst, hp: rollout(learner, key, inst, hp, horizon), n=1))
+        lambda key, inst, hp: rollout(key, inst, learner.feedback, learner, hp, horizon), n=1))
 
 
 def _run(learner, inst, horizon):
@@ -49,7 +51,7 @@ def test_jit_equals_no_jit(inst, learner):
     key = jax.random.key(0)
     state, rec = _run(learner, inst, T)(key, hp)
     with jax.disable_jit():
-        state_e, rec_e = rollout(learner, key, inst, hp, T)
+        state_e, rec_e = rollout(key, inst, FB, learner, hp, T)
     np.testing.assert_array_equal(rec.action, rec_e.action)
     chex.assert_trees_all_close(state, state_e, rtol=1e-4, atol=1e-5)
 
@@ -57,7 +59,7 @@ def test_jit_equals_no_jit(inst, learner):
 def test_vmap_over_seeds_equals_single_runs(inst, learner):
     hp = learner.default_hparams().replace(warm_start=jnp.int32(3))
     keys = seed_keys(jax.random.key(1), 3)
-    states, recs = jax.jit(jax.vmap(lambda k: rollout(learner, k, inst, hp, T)))(keys)
+    states, recs = jax.jit(jax.vmap(lambda k: rollout(k, inst, FB, learner, hp, T)))(keys)
     for i in range(3):
         s_i, r_i = _run(learner, inst, T)(keys[i], hp)
         np.testing.assert_array_equal(recs.action[i], r_i.action)
@@ -69,7 +71,8 @@ def test_no_retrace_shapes_and_finite(inst, learner):
     run = _run(learner, inst, T)  # traced once for the whole file
     hp = learner.default_hparams()
     s1, r1 = run(jax.random.key(0), hp)
-    s2, r2 = run(jax.random.key(0), hp.replace(ridge=jnp.float32(3.0), init_seed=jnp.int32(5),
+    s2, r2 = run(jax.random.key(0), set_hparams(hp, ridge=jnp.float32(3.0),
+                                                init_scale=jnp.float32(0.3),
                                                 head_ridge=jnp.float32(0.5)))
     N, k, d = inst.n_users, inst.k, inst.d
     chex.assert_shape([s2.W, s2.heads, s2.prior, s2.A, s2.b, s2.counts, s2.theta],
@@ -97,8 +100,8 @@ def test_never_reads_the_head(inst, learner):
 def scalar_run(inst):
     """A scalar-feedback run (noise 1) with a uniform warm start, logged round by round."""
     learner = make_learner("unknown_heads", make_feedback("scalar"))
-    hp = learner.default_hparams().replace(warm_start=jnp.int32(150), ridge=jnp.float32(2.0),
-                                           head_ridge=jnp.float32(0.5))
+    hp = set_hparams(learner.default_hparams(), warm_start=jnp.int32(150),
+                     ridge=jnp.float32(2.0), head_ridge=jnp.float32(0.5))
     state, rec = _run(learner, inst, 300)(jax.random.key(3), hp)
     phi = np.asarray(inst.features, np.float64)
     u, x = np.asarray(rec.context.user), np.asarray(rec.context.prompt)
@@ -122,6 +125,7 @@ def test_ridge_solves_match_scikit_learn(scalar_run, inst):
     state, hp, u, g, o = scalar_run
     H, W, prior = (np.asarray(a, np.float64) for a in (state.heads, state.W, state.prior))
     z = (H[u][:, :, None] * g[:, None, :]).reshape(len(u), -1)
+    hp = hp.inner  # the unknown-heads learner's own hyperparameters, inside the warm start
     fit = Ridge(alpha=float(hp.ridge), fit_intercept=False).fit(z, o)
     np.testing.assert_allclose(state.W.reshape(-1), fit.coef_, rtol=1e-3, atol=1e-3)
 
@@ -138,11 +142,11 @@ def test_fit_matches_scipy_through_rewards(scalar_run, inst):
     state, hp, u, g, o = scalar_run
     N, k, d = inst.n_users, inst.k, inst.d
     for _ in range(200):
-        state = state.replace(heads=uh.solve_heads(state, hp.head_ridge))
-        state = state.replace(W=uh.solve_W(state, hp.ridge))
+        state = state.replace(heads=uh.solve_heads(state, hp.inner.head_ridge))
+        state = state.replace(W=uh.solve_W(state, hp.inner.ridge))
     prior = np.asarray(state.prior, np.float64)
 
-    lam_W, lam_h = float(hp.ridge), float(hp.head_ridge)
+    lam_W, lam_h = float(hp.inner.ridge), float(hp.inner.head_ridge)
 
     def objective(p):
         W, H = p[:k * d].reshape(k, d), p[k * d:].reshape(N, k)
@@ -163,7 +167,7 @@ def test_fit_matches_scipy_through_rewards(scalar_run, inst):
 def test_population_cold_start(inst):
     """A user never seen acts with the mean of the seen users' heads, and its prior mean is set to
     the mean of the others' heads on its first round."""
-    fb = make_feedback("bt_ref")
+    fb = FB
     learner = make_learner("unknown_heads", fb)
     probs = np.array([0.5, 0.5, 0.0, 0.0], np.float32)
     seen_only = inst.replace(user_probs=jnp.asarray(probs))
@@ -173,8 +177,9 @@ def test_population_cold_start(inst):
     np.testing.assert_allclose(uh.current_head(state, jnp.int32(2)), mean_seen, rtol=1e-6)
     np.testing.assert_allclose(uh.population_head(state, exclude=jnp.int32(2)), mean_seen,
                                rtol=1e-6)
-    ctx = Context(t=jnp.int32(T), user=jnp.int32(3), head=inst.heads[3], prompt=jnp.int32(1),
-                  features=inst.features[1], reference=inst.reference[1])
+    ctx = Context(t=jnp.int32(T), horizon=jnp.int32(T + 1), user=jnp.int32(3),
+                  head=inst.heads[3], prompt=jnp.int32(1), features=inst.features[1],
+                  reference=inst.reference[1])
     new = learner.update(state, ctx, jnp.array([1], jnp.int32), jnp.float32(1.0),
                          learner.default_hparams())
     np.testing.assert_allclose(new.prior[3], mean_seen, rtol=1e-6)
@@ -189,7 +194,7 @@ def test_learns_on_f1():
     """On F1 the unknown-heads learner's regret is a small fraction of uniform play's (whose
     expected regret per round is the mean gap under nu and rho)."""
     inst = make_family("f1", jax.random.key(0))
-    ours = simulate(jax.random.key(6), inst, make_learner("unknown_heads", "bt_ref"), horizon=600,
+    ours = simulate(jax.random.key(6), inst, FB, make_learner("unknown_heads", FB), horizon=600,
                     n_seeds=8)
     per_round = np.einsum("u,ux,uxy->", inst.user_probs, inst.prompt_probs, gaps(inst))
     assert np.all(np.isfinite(ours.regret))

@@ -1,5 +1,6 @@
 """User-diversity diagnostics of instances and statistics of regret curves (MODEL.md §5)."""
-from jaxpa.diagnostics.curve_stats import (CurveStats, curve_stats, curve_verdict, log_slope,
+from jaxpa.diagnostics.curve_stats import (CurveStats, curve_stats, curve_verdict, growth, lock_in,
+                                           log_slope,
                                            plateau_test, seed_slopes, stats_summary,
                                            stuck_fraction)
 from jaxpa.diagnostics.instance_diagnostics import (Diagnostics, decision_gram, diagnose,

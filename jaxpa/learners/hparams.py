@@ -59,7 +59,20 @@ def _fields(hp, path=()):
             yield path + (f.name,), f, value
 
 
-def _check_leaf(where: str, bound: Bound, value, horizon: int | None) -> np.ndarray:
+def _outside(bound: Bound, xf: np.ndarray) -> bool:
+    """Whether any entry of xf (float64) lies outside the declared bounds."""
+    bad = np.zeros(xf.shape, bool)
+    if bound.low is not None:
+        bad |= (xf <= bound.low) if bound.low_open else (xf < bound.low)
+    if bound.high is not None:
+        bad |= xf > bound.high
+    return bool(np.any(bad))
+
+
+def _check_leaf(where: str, bound: Bound, value, horizon: int | None, dtype) -> np.ndarray:
+    """The leaf as a NumPy array of ``dtype`` (the default's), after checking it: a number or a
+    non-empty 1-D sweep, finite, integral for an int, within the bounds, and still so once cast
+    to ``dtype`` (1e-50 is > 0 but is 0 in float32)."""
     if isinstance(value, bool) or (isinstance(value, np.ndarray) and value.dtype == bool):
         raise InstanceError(f"{where}: expected a number, got a boolean {value!r}")
     try:
@@ -70,6 +83,8 @@ def _check_leaf(where: str, bound: Bound, value, horizon: int | None) -> np.ndar
         raise InstanceError(f"{where}: expected numbers, got dtype {x.dtype}")
     if x.ndim > 1:
         raise InstanceError(f"{where}: expected a scalar or a 1-D sweep, got shape {x.shape}")
+    if x.ndim == 1 and x.shape[0] == 0:
+        raise InstanceError(f"{where}: an empty sweep (shape (0,)); give at least one value")
     xf = x.astype(np.float64)
     if not np.all(np.isfinite(xf)):
         raise InstanceError(f"{where}: must be finite, got {value!r}")
@@ -80,16 +95,17 @@ def _check_leaf(where: str, bound: Bound, value, horizon: int | None) -> np.ndar
         if np.any(np.abs(xf) > INT32_MAX):
             raise InstanceError(f"{where}: {value!r} does not fit the int32 range "
                                 f"(|x| <= {INT32_MAX})")
-    bad = np.zeros(x.shape, bool)
-    if bound.low is not None:
-        bad |= (xf <= bound.low) if bound.low_open else (xf < bound.low)
-    if bound.high is not None:
-        bad |= xf > bound.high
-    if np.any(bad):
+    if _outside(bound, xf):
         raise InstanceError(f"{where}: expected {bound.describe()}, got {value!r}")
     if bound.max_horizon and horizon is not None and np.any(xf > horizon):
         raise InstanceError(f"{where}: {value!r} exceeds the horizon of {horizon} rounds")
-    return x
+    with np.errstate(over="ignore", under="ignore", invalid="ignore"):
+        cast = x.astype(dtype)
+    cf = cast.astype(np.float64)
+    if not np.all(np.isfinite(cf)) or _outside(bound, cf):
+        raise InstanceError(f"{where}: {value!r} becomes {cast.tolist()} in {np.dtype(dtype).name}"
+                            f", outside the range ({bound.describe()})")
+    return cast
 
 
 def check_hparams(learner_name: str, default, hparams=None, horizon: int | None = None):
@@ -105,14 +121,15 @@ def check_hparams(learner_name: str, default, hparams=None, horizon: int | None 
     checked = {}
     for (path, f, value), (_, _, dvalue) in zip(_fields(hparams), _fields(default)):
         where = f"hparams of {learner_name}: {'.'.join(path)}"
-        checked[path] = (_check_leaf(where, f.metadata.get("hparam", Bound()), value, horizon),
-                         np.asarray(dvalue).dtype)
-    sizes = {x.shape[0] for x, _ in checked.values() if x.ndim == 1}
-    if len(sizes) > 1:
-        raise InstanceError(f"hparams of {learner_name}: sweep lengths differ: {sorted(sizes)}")
-    n = sizes.pop() if sizes else None
-    leaves = [jnp.broadcast_to(jnp.asarray(x.astype(dt)), (n,) if n else ())
-              for x, dt in checked.values()]
+        checked[path] = _check_leaf(where, f.metadata.get("hparam", Bound()), value, horizon,
+                                    np.asarray(dvalue).dtype)
+    swept = {".".join(path): x.shape[0] for path, x in checked.items() if x.ndim == 1}
+    if len(set(swept.values())) > 1:
+        raise InstanceError(f"hparams of {learner_name}: sweep lengths differ: "
+                            + ", ".join(f"{name} has {n}" for name, n in swept.items())
+                            + " values (give every swept hyperparameter the same length)")
+    n = next(iter(swept.values()), None)
+    leaves = [jnp.broadcast_to(jnp.asarray(x), (n,) if n else ()) for x in checked.values()]
     return jax.tree.unflatten(jax.tree.structure(default), leaves), n
 
 
@@ -124,7 +141,8 @@ def flat_hparams(hp) -> dict[str, Any]:
 def set_hparams(hp, **values):
     """A copy of ``hp`` with leaves replaced by name anywhere along the nest (``inner``
     included): ``set_hparams(greedy.default_hparams(), ridge=2.0, warm_start=jnp.array([0,
-    200]))``. Unknown names raise InstanceError listing the known ones."""
+    200]))``. Each value is checked against its declared range and cast to the leaf's dtype
+    (never truncated); unknown names raise InstanceError listing the known ones."""
     known = flat_hparams(hp)
     unknown = sorted(set(values) - set(known))
     if unknown:
@@ -136,8 +154,10 @@ def set_hparams(hp, **values):
             value = getattr(obj, f.name)
             if dataclasses.is_dataclass(value) and not isinstance(value, type):
                 updates[f.name] = replace(value)
-            elif f.name in values:
-                updates[f.name] = values[f.name]
+            elif f.name in values:  # checked, then in the leaf's dtype (no retracing)
+                updates[f.name] = jnp.asarray(_check_leaf(
+                    f"set_hparams: {f.name}", f.metadata.get("hparam", Bound()), values[f.name],
+                    None, jnp.asarray(value).dtype))
         return obj.replace(**updates)
 
     return replace(hp)

@@ -70,7 +70,7 @@ class PersonalizedReward(nn.Module):
         return x @ nn.Embed(self.n_users, self.embed_dim, name="users")(user)
 
 
-# ----- bring your own reward model ---------------------------------------------------------------
+# ----- bring your own reward model -------------------------------------------------------------
 class RewardModel(NamedTuple):
     """A reward model as pure functions (module docstring): ``init(key, n_users, features [K, d])
     -> params`` (a pytree of float arrays, every leaf trained) and ``apply(params, user,
@@ -165,6 +165,7 @@ def from_nnx(module: nnx.Module | Callable[[int, nnx.Rngs], nnx.Module], name: s
     if isinstance(module, nnx.Module):
         label = name or type(module).__name__
         start = _split_nnx(module, label)  # on the host, outside any trace
+        start = start.replace(variables=jax.tree.map(jnp.array, start.variables))  # a copy
 
         def init(key, n_users, features):
             return start
@@ -219,7 +220,7 @@ def check_output(model: RewardModel, params, features: Array) -> None:
                          f"{out if shape is None else f'shape {shape} dtype {dtype}'}")
 
 
-# ----- the learner ---------------------------------------------------------------------------------
+# ----- the learner -------------------------------------------------------------------------------
 @struct.dataclass
 class Replay:
     """The last B rounds: user [B], features [B, K, d], reference [B], action [B, A], obs [B].

@@ -309,9 +309,18 @@ def run_program(feedback, learner: Learner, keys: Array, instance: Instance, hpa
     return curves
 
 
+def _host(x):
+    """A device array as NumPy where this process holds all of it (a multi-process sharded array
+    stays on the devices; ``drop_padding``'s fetch gathers it)."""
+    return np.asarray(x) if getattr(x, "is_fully_addressable", True) else x
+
+
 def _curves(carry: Carry, checkpoints: np.ndarray, unique: np.ndarray) -> Curves:
-    pick = lambda x: x[..., unique]
-    return Curves(checkpoints=jnp.asarray(checkpoints[unique]), regret=pick(carry.curve_regret),
+    # Repeats are dropped on the host: indexing a device array with a NumPy index compiles a
+    # gather (and its index arithmetic) per index length, i.e. per horizon: hundreds of small
+    # programs, seconds and megabytes each call, in a session that varies the horizon.
+    pick = lambda x: _host(x)[..., unique]
+    return Curves(checkpoints=checkpoints[unique], regret=pick(carry.curve_regret),
                   mistakes=pick(carry.curve_mistakes),
                   extra={n: pick(v) for n, v in carry.curve_extra.items()},
                   nonfinite_at=carry.nonfinite_at, cells=carry.cells)

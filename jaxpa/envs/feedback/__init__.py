@@ -11,6 +11,7 @@ from jaxpa.envs.feedback.bt_duel import BTDuel
 from jaxpa.envs.feedback.bt_ref import BTRef
 from jaxpa.envs.feedback.mnl import MNL
 from jaxpa.envs.feedback.scalar import Scalar
+from jaxpa.envs.instance import InstanceError
 
 FEEDBACK_MODELS: dict[str, type[FeedbackModel]] = {
     cls.name: cls for cls in (Scalar, BTRef, BTDuel, MNL)}
@@ -22,14 +23,16 @@ def make_feedback(name: str | FeedbackModel, **options) -> FeedbackModel:
     raise ValueError listing the known ones."""
     if isinstance(name, FeedbackModel):
         if options:
-            raise ValueError(f"make_feedback: options {sorted(options)} given with a model "
+            raise InstanceError(f"make_feedback: options {sorted(options)} given with a model "
                              f"object {name.label!r}")
         return name
     if name not in FEEDBACK_MODELS:
-        raise ValueError(f"unknown feedback model {name!r}; known: {sorted(FEEDBACK_MODELS)}")
+        raise InstanceError(f"unknown feedback model {name!r}; known: {sorted(FEEDBACK_MODELS)}")
     try:
         return FEEDBACK_MODELS[name](**options)
+    except ValueError as err:  # an option out of range: the model's own message
+        raise InstanceError(str(err)) from None
     except TypeError:
         fields = [f for f in FEEDBACK_MODELS[name].__dataclass_fields__]
-        raise ValueError(f"feedback {name!r}: unknown options {sorted(options)}; it takes "
+        raise InstanceError(f"feedback {name!r}: unknown options {sorted(options)}; it takes "
                          f"{fields}") from None

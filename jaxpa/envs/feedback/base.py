@@ -194,7 +194,8 @@ class SingleIndexFeedback(FeedbackModel):
         F = jnp.sqrt(probs * w)[:, None] * g
         G = jnp.where(live[:, None], g, 0.0)
         informative = live & (jnp.sum(jnp.square(g), -1) > 0)
-        kappa = jnp.min(jnp.where(informative, w, jnp.where(live, w, jnp.inf)))
+        kappa = jnp.where(informative.any(), jnp.min(jnp.where(informative, w, jnp.inf)),
+                          jnp.min(jnp.where(live, w, jnp.inf)))
         return F, G, kappa
 
     # offline ------------------------------------------------------------------------------------
