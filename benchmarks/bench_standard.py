@@ -19,6 +19,8 @@ Every configuration runs in a fresh subprocess, so its peak memory (``ru_maxrss`
 ``--big`` adds the 10,000 seeds x 100,000 rounds run (chunks of 10,000 rounds, all CPU cores).
 Prints a table and writes JSON with the device, JAX version and CPU count. Timings are wall
 clock; CPU seconds are reported too, since other jobs may share the machine (see load_avg).
+Every jaxpa configuration opts in to the unrolled CPU Threefry lowering (``jaxpa.fast_cpu_random``,
+the same random bits; importing jaxpa no longer does it).
 """
 from __future__ import annotations
 
@@ -47,21 +49,34 @@ BIG = dict(seeds=10_000, horizon=100_000, chunk=10_000)
 # ----------------------------------------------------------------------------- configurations
 
 def _setup(n_devices: int = 1):
+    """(jax, the standard instance, bt_ref, make_learner("greedy", "bt_ref"), its checked
+    default hyperparameters), with the fast CPU Threefry lowering installed."""
     import jax
     if n_devices > 1:
         jax.config.update("jax_num_cpu_devices", n_devices)
+    import jaxpa
+    jaxpa.fast_cpu_random()
     from benchmarks.standard import standard_instance
-    from jaxpa import make_learner
-    return jax, standard_instance(jax.random.key(0)), make_learner("greedy", "bt_ref")
+    from jaxpa.learners.hparams import check_hparams
+    feedback = jaxpa.make_feedback("bt_ref")
+    learner = jaxpa.make_learner("greedy", feedback)
+    hp, _ = check_hparams(learner.name, learner.default_hparams())
+    return jax, standard_instance(jax.random.key(0)), feedback, learner, hp
+
+
+def _program_args(keys, inst, hp, ck, horizon: int):
+    """The dynamic arguments of ``runner.simulate.compiled_program`` for a whole run from round 0:
+    (seed keys, instance, hparams, checkpoints, rounds to play, horizon, carry=None)."""
+    import numpy as np
+    return (keys, inst, hp, ck, np.int32(horizon), np.int32(horizon), None)
 
 
 def run_jaxpa(seeds: int, horizon: int, n_devices: int = 1, **_) -> dict:
     """Compile (timed apart) and run the compiled program once on the standard instance."""
-    jax, inst, learner = _setup(n_devices)
+    jax, inst, feedback, learner, hp = _setup(n_devices)
     import jax.numpy as jnp
     from jaxpa.runner.simulate import compiled_program, log_checkpoints, seed_keys
     from jaxpa.runner import sharding
-    hp = learner.default_hparams()
     ck = jnp.asarray(log_checkpoints(horizon))
     mesh = sharding.runs_mesh() if n_devices > 1 else None
     n_run = sharding.padded_size(seeds, n_devices) if mesh else seeds
@@ -71,16 +86,18 @@ def run_jaxpa(seeds: int, horizon: int, n_devices: int = 1, **_) -> dict:
         keys = sharding._put(keys, mesh, P(sharding.AXIS))
         inst, hp, ck = (jax.tree.map(lambda x: sharding._put(x, mesh, P()), a)
                         for a in (inst, hp, ck))
-    args = (keys, inst, hp, ck, None)
+    args = _program_args(keys, inst, hp, ck, horizon)
     t0 = time.perf_counter()
-    compiled = compiled_program.lower(learner, horizon, ck.shape[0], False, False,
+    compiled = compiled_program.lower(feedback, learner, ck.shape[0], False, False, False,
                                       *args).compile()
     compile_s = time.perf_counter() - t0
     t0, c0 = time.perf_counter(), time.process_time()
     carry = jax.block_until_ready(compiled(*args))
     run_s, cpu_s = time.perf_counter() - t0, time.process_time() - c0
+    from jaxpa.envs.fast_random import unrolled_on_cpu
     out = dict(seeds=seeds, horizon=horizon, devices=n_devices, compile_s=compile_s,
                run_s=run_s, cpu_s=cpu_s, seed_rounds_per_s=seeds * horizon / run_s,
+               threefry_unrolled_on_cpu=unrolled_on_cpu(),
                mean_final_regret=float(carry.curve_regret[:seeds, -1].mean()),
                mean_final_mistakes=float(carry.curve_mistakes[:seeds, -1].mean()))
     stats = jax.devices()[0].memory_stats() or {}
@@ -137,19 +154,21 @@ def run_mabwiser(rounds: int, **_) -> dict:
 
 
 def run_profile(seeds: int, horizon: int, **_) -> dict:
-    jax, inst, learner = _setup()
+    jax, inst, feedback, learner, hp = _setup()
     import jax.numpy as jnp
     from benchmarks.profile_round import profile
     from jaxpa.runner.simulate import compiled_program, log_checkpoints, seed_keys
-    hp, ck = learner.default_hparams(), jnp.asarray(log_checkpoints(horizon))
-    args = (seed_keys(jax.random.key(1), seeds), inst, hp, ck, None)
-    compiled = compiled_program.lower(learner, horizon, ck.shape[0], False, False,
+    ck = jnp.asarray(log_checkpoints(horizon))
+    args = _program_args(seed_keys(jax.random.key(1), seeds), inst, hp, ck, horizon)
+    compiled = compiled_program.lower(feedback, learner, ck.shape[0], False, False, False,
                                       *args).compile()
     return dict(seeds=seeds, horizon=horizon,
                 ns_per_seed_round=profile(compiled, args, seeds * horizon, p=inst.k * inst.d))
 
 
 def run_roofline(seeds: int, **_) -> dict:
+    import jaxpa
+    jaxpa.fast_cpu_random()  # the Threefry words/s measured are those jaxpa's runs get
     from benchmarks.roofline import roofline
     return roofline(seeds)
 
@@ -157,7 +176,7 @@ def run_roofline(seeds: int, **_) -> dict:
 def run_big(seeds: int, horizon: int, chunk: int, **_) -> dict:
     """10,000 seeds x 100,000 rounds on all CPU cores, in chunks (progress on stderr)."""
     import numpy as np
-    jax, inst, learner = _setup(os.cpu_count() or 1)
+    jax, inst, feedback, learner, _ = _setup(os.cpu_count() or 1)
     from jaxpa.runner.sharding import simulate_sharded
     t0 = time.perf_counter()
     progress = []
@@ -168,8 +187,8 @@ def run_big(seeds: int, horizon: int, chunk: int, **_) -> dict:
         print(f"  big run: {t:,} / {horizon:,} rounds, {time.perf_counter() - t0:.0f} s, "
               f"peak RSS {rss:.0f} MB", file=sys.stderr, flush=True)
 
-    curves = simulate_sharded(jax.random.key(1), inst, learner, horizon=horizon, n_seeds=seeds,
-                              chunk=chunk, on_chunk=report)
+    curves = simulate_sharded(jax.random.key(1), inst, feedback, learner, horizon=horizon,
+                              n_seeds=seeds, chunk=chunk, on_chunk=report)
     run_s = time.perf_counter() - t0
     return dict(seeds=seeds, horizon=horizon, chunk=chunk, devices=len(jax.devices()),
                 run_s=run_s, seed_rounds_per_s=seeds * horizon / run_s, progress=progress,

@@ -33,6 +33,8 @@ def worker(args) -> None:
                                num_processes=args.processes, process_id=args.process_id)
     import numpy as np
     sys.path.insert(0, ROOT)
+    import jaxpa
+    jaxpa.fast_cpu_random()
     from benchmarks.standard import standard_instance
     from jaxpa import make_learner, simulate
     from jaxpa.runner.sharding import simulate_sharded
@@ -41,14 +43,14 @@ def worker(args) -> None:
     learner = make_learner("greedy", "bt_ref")
     kw = dict(horizon=args.horizon, n_seeds=args.seeds)
     t0 = time.perf_counter()
-    curves = simulate_sharded(jax.random.key(args.key), inst, learner, **kw)
+    curves = simulate_sharded(jax.random.key(args.key), inst, "bt_ref", learner, **kw)
     seconds = time.perf_counter() - t0
     out = dict(process=jax.process_index(), processes=jax.process_count(),
                global_devices=len(jax.devices()), local_devices=len(jax.local_devices()),
                shape=list(curves.regret.shape), seconds=round(seconds, 3),
                mean_final_regret=float(curves.regret[:, -1].mean()))
     if jax.process_index() == 0:
-        alone = simulate(jax.random.key(args.key), inst, learner, **kw)
+        alone = simulate(jax.random.key(args.key), inst, "bt_ref", learner, **kw)
         out.update(mistakes_equal=bool(np.array_equal(curves.mistakes, alone.mistakes)),
                    regret_max_diff=float(np.abs(curves.regret - np.asarray(alone.regret)).max()),
                    regret_max=float(np.asarray(alone.regret).max()))

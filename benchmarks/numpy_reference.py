@@ -1,8 +1,9 @@
 """The benchmark's baseline: greedy ridge MLE under ``bt_ref`` feedback in plain NumPy, vectorized
 over seeds. The same algorithm as jaxpa's ``make_learner("greedy", "bt_ref")`` (learners/glm.py):
 one online Newton step per round with a Sherman-Morrison update of V^-1 (one V^-1 product a
-round, as in ``glm_update_rank_one``), ties broken at random,
-uniform play for the first ``warm_start`` rounds, Bernoulli feedback sigmoid(r(y) - r(y0)).
+round, as in ``glm_update_rank_one``), ties broken at random, uniform play for the first
+``warm_start`` rounds (the ``warm_start`` wrapper of learners/explore.py, with warm_start_c = 0),
+Bernoulli feedback sigmoid(r(y) - r(y0)).
 
 It is written the way a careful researcher would without JAX: float32 like jaxpa's default, all
 seeds advanced together with batched einsums, scores from the [k, d] view of theta (never forming
@@ -48,7 +49,8 @@ def _sigmoid(x):
 
 def _random_argmax(scores, u):
     """Per row of scores [S, K], the j-th maximal entry with j = floor(u n), n the number of
-    maximal entries, u [S] uniform: a uniform choice among the ties (learners/base.py)."""
+    maximal entries, u [S] uniform: a uniform choice among the ties (envs/draws.py:
+    random_argmax)."""
     is_max = scores >= scores.max(axis=1, keepdims=True)
     n = is_max.sum(axis=1)
     j = np.minimum((u.astype(np.float32) * n.astype(np.float32)).astype(np.int64), n - 1)
@@ -60,7 +62,8 @@ def simulate_numpy(inst: dict, *, horizon: int, n_seeds: int, checkpoints, ridge
                    dtype=np.float32) -> tuple[np.ndarray, np.ndarray]:
     """Run greedy/bt_ref for ``n_seeds`` seeds. ``inst``: dict of NumPy arrays with the fields of
     ``jaxpa.Instance`` (features [M,K,d], reference [M], heads [N,k], W [k,d], user_probs [N],
-    prompt_probs [N,M], shared [d]). ``checkpoints``: 1-based rounds [C].
+    prompt_probs [N,M], shared [d]). ``checkpoints``: 1-based rounds [C], non-decreasing
+    (a repeated round fills each of its slots, like ``runner.log_checkpoints``).
 
     Returns (regret [S, C] float64 cumulative pseudo-regret, mistakes [S, C] int64).
     """
@@ -74,7 +77,9 @@ def simulate_numpy(inst: dict, *, horizon: int, n_seeds: int, checkpoints, ridge
     S, p = n_seeds, k * d
     draws = draws or numpy_draws(np.random.default_rng(seed), inst, S, dtype)
     checkpoints = np.asarray(checkpoints)
-    slot = {int(c): i for i, c in enumerate(checkpoints)}
+    slot = {}
+    for i, c in enumerate(checkpoints):
+        slot.setdefault(int(c), []).append(i)
 
     theta = np.zeros((S, p), dtype)
     V = np.broadcast_to(np.eye(p, dtype=dtype) / dtype(ridge), (S, p, p)).copy()
@@ -112,9 +117,9 @@ def simulate_numpy(inst: dict, *, horizon: int, n_seeds: int, checkpoints, ridge
         theta += ((obs - prob) / c)[:, None] * w
         total += regret
         mistakes += regret > 0
-        if t + 1 in slot:
-            curve_r[:, slot[t + 1]] = total
-            curve_m[:, slot[t + 1]] = mistakes
+        for i in slot.get(t + 1, ()):
+            curve_r[:, i] = total
+            curve_m[:, i] = mistakes
     return curve_r, curve_m
 
 
@@ -161,7 +166,7 @@ def per_seed_loop(inst: dict, *, horizon: int, n_seeds: int, checkpoints, ridge:
             theta += ((obs - prob) / c) * w
             total += regret
             mistakes += regret > 0
-            if c_i < len(checkpoints) and t + 1 == checkpoints[c_i]:
+            while c_i < len(checkpoints) and t + 1 == checkpoints[c_i]:
                 curve_r[s, c_i], curve_m[s, c_i] = total, mistakes
                 c_i += 1
     return curve_r, curve_m

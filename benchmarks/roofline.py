@@ -28,8 +28,10 @@ def roofline(seeds: int) -> dict:
                                     "rank-one" not in n)
     v_bytes = 4 * p * p
     bytes_as_run = 3 * v_bytes  # V_inv read by the matvec, read and written by the update
-    # fold_in, round split (3), context split (2), user uniform, act split (3), tie-break
-    # uniform, feedback uniform: every categorical draw is an inverse CDF of one uniform
+    # fold_in, round split (3), context split (2), user uniform (M = 1: no prompt draw), the
+    # warm-start wrapper's split of the learner key (3: rule, uniform, inner; after the warm start
+    # only the inner branch runs), greedy's tie-break uniform, feedback uniform: every categorical
+    # draw is an inverse CDF of one uniform
     hashes = 1 + 3 + 2 + 1 + 3 + 1 + 1
 
     def best(fn, n=3):

@@ -2,7 +2,9 @@
 
 Hyperparameters are arrays passed at call time (never closed over), so a leading axis on a leaf is
 a sweep: ``simulate`` vmaps over it, compiles once, and returns regret [16, seeds, checkpoints].
-Every alpha meets the same users, prompts and feedback noise (the same key).
+Every alpha meets the same users, prompts and feedback noise (the same key). The registry's ``ucb``
+is the UCB core in a warm-start wrapper (``warm_start`` = 0 here): ``set_hparams`` finds ``alpha``
+inside it by name.
 
     python examples/sweep_ucb_alpha.py [--horizon 2000] [--seeds 16] [--family f1]
 """
@@ -13,8 +15,8 @@ import numpy as np
 import jax
 import jax.numpy as jnp
 
-from jaxpa import make_family, make_learner, simulate
-from jaxpa.learners.optimistic import UcbHParams
+import jaxpa
+from jaxpa import make_family, make_learner, set_hparams, simulate
 
 
 def main() -> None:
@@ -24,13 +26,15 @@ def main() -> None:
     p.add_argument("--family", default="f1")
     p.add_argument("--feedback", default="bt_ref")
     args = p.parse_args()
+    jaxpa.fast_cpu_random()  # the same random bits, drawn faster on the CPU (an opt-in)
 
     inst = make_family(args.family, jax.random.key(1000))
-    learner = make_learner("ucb", args.feedback)
+    feedback = jaxpa.make_feedback(args.feedback)
+    learner = make_learner("ucb", feedback)
     alphas = jnp.geomspace(0.05, 5.0, 16)
-    hp = UcbHParams(ridge=jnp.float32(1.0), alpha=alphas, growth=jnp.float32(1.0))
+    hp = set_hparams(learner.default_hparams(), ridge=1.0, alpha=alphas, growth=1.0)
     t0 = time.perf_counter()
-    curves = simulate(jax.random.key(0), inst, learner, hp, horizon=args.horizon,
+    curves = simulate(jax.random.key(0), inst, feedback, learner, hp, horizon=args.horizon,
                       n_seeds=args.seeds)  # one call, 16 x seeds runs
     regret = np.asarray(curves.regret)  # [16, seeds, C]
     print(f"{args.family}, {args.feedback}, T = {args.horizon}, {args.seeds} seeds, "

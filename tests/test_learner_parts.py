@@ -1,14 +1,15 @@
 """The pieces of the learner zoo, each against an independent computation: slates, MNL sampling
-and likelihood (autodiff), bt_duel regret definitions, exploration schedules, UCB widths, the
-Laplace posterior draws, and the bt_duel second-response policies."""
+and likelihood (autodiff), bt_duel regret definitions, exploration schedules, UCB widths and the
+Laplace posterior draws. (The bt_duel second-response rules are in tests/test_feedback_duel.py.)"""
 import numpy as np
 import pytest
 import jax
 import jax.numpy as jnp
 
-from jaxpa.envs.feedback import DUEL_REGRETS, make_feedback
-from jaxpa.learners.base import top_slate, uniform_action
-from jaxpa.learners.explore import (EpsGreedyHParams, EtcHParams, exploration_rate,
+from jaxpa import make_feedback
+from jaxpa.envs.feedback.bt_duel import REGRETS
+from jaxpa.learners import GLMHParams, top_slate
+from jaxpa.learners.explore import (EpsilonHParams, WarmStartHParams, exploration_rate,
                                     exploration_rounds)
 from jaxpa.learners.glm import GLMState
 from jaxpa.learners.optimistic import ucb_scores, widths
@@ -31,11 +32,21 @@ def test_top_slate_serves_first_then_best_others():
 
 
 def test_uniform_slate_is_distinct_and_uniform():
-    a = np.asarray(jax.vmap(lambda k: uniform_action(MNL, k, 5))(
+    a = np.asarray(jax.vmap(lambda k: MNL.uniform_action(k, 5))(
         jax.random.split(jax.random.key(2), 2000)))
-    assert a.shape == (2000, 3)
+    assert a.shape == (2000, 3) and a.dtype == np.int32
     assert np.all(np.sort(a, 1)[:, 1:] != np.sort(a, 1)[:, :-1])
     np.testing.assert_allclose(np.bincount(a[:, 0], minlength=5) / 2000, 0.2, atol=0.03)
+    np.testing.assert_allclose(np.bincount(a[:, 2], minlength=5) / 2000, 0.2, atol=0.03)
+
+
+def test_uniform_duel_is_two_independent_uniform_responses():
+    duel = make_feedback("bt_duel")
+    a = np.asarray(jax.vmap(lambda k: duel.uniform_action(k, 4))(
+        jax.random.split(jax.random.key(12), 8000)))
+    assert a.shape == (8000, 2) and a.dtype == np.int32
+    joint = np.histogram2d(a[:, 0], a[:, 1], bins=4, range=[[0, 4], [0, 4]])[0] / 8000
+    np.testing.assert_allclose(joint, 1 / 16, atol=0.012)  # pairs (y, y) included
 
 
 def test_mnl_sample_frequencies_are_the_softmax():
@@ -69,20 +80,33 @@ def test_bt_duel_regret_definitions():
     r = jnp.array([1.0, 0.2, -0.4])
     action = jnp.array([1, 2], jnp.int32)
     expected = {"average": 1.0 - (0.2 - 0.4) / 2, "weak": 0.8, "strong": 1.4, "first": 0.8}
-    assert set(expected) == set(DUEL_REGRETS)
+    assert set(expected) == set(REGRETS)
     for kind, value in expected.items():
-        assert float(make_feedback("bt_duel", regret=kind).regret(r, action)) == pytest.approx(value)
-    assert make_feedback("bt_duel") is make_feedback("bt_duel")
+        fb = make_feedback("bt_duel", regret_kind=kind)
+        assert float(fb.regret(r, action)) == pytest.approx(value)
+        # average and weak regret are always reported, side by side with the chosen one
+        extra = {n: float(v) for n, v in fb.extra_regrets(r, action).items()}
+        assert set(extra) == {"average", "weak"} - {kind}
+        for name, v in extra.items():
+            assert v == pytest.approx(expected[name])
+    assert make_feedback("bt_duel") == make_feedback("bt_duel", second="own",
+                                                     regret_kind="average")
+    assert hash(make_feedback("bt_duel")) == hash(make_feedback("bt_duel"))
 
 
 def test_exploration_schedules():
-    hp = EpsGreedyHParams(ridge=jnp.float32(1), epsilon=jnp.float32(0.05), c=jnp.float32(3.0))
+    hp = EpsilonHParams(inner=GLMHParams(ridge=jnp.float32(1)), epsilon=jnp.float32(0.05),
+                        epsilon_c=jnp.float32(3.0))
     t = jnp.arange(10)
-    np.testing.assert_allclose(exploration_rate(hp, t), np.minimum(1, 0.05 + 3.0 / (np.arange(10) + 1)),
-                               rtol=1e-6)
-    etc = EtcHParams(ridge=jnp.float32(1), m=jnp.float32(7), c=jnp.float32(4.0),
-                     horizon=jnp.float32(1000))
-    assert float(exploration_rounds(etc)) == 7 + np.ceil(4.0 * np.log(1000))
+    np.testing.assert_allclose(exploration_rate(hp, t),
+                               np.minimum(1, 0.05 + 3.0 / (np.arange(10) + 1)), rtol=1e-6)
+    assert float(exploration_rate(hp.replace(epsilon=jnp.float32(0.9)), jnp.int32(0))) == 1.0
+    ws = WarmStartHParams(inner=GLMHParams(ridge=jnp.float32(1)), warm_start=jnp.int32(7),
+                          warm_start_c=jnp.float32(4.0))
+    for T in (1, 2, 1000, 123_457):
+        n0 = exploration_rounds(ws, jnp.int32(T))
+        assert n0.dtype == jnp.int32
+        assert int(n0) == 7 + int(np.ceil(4.0 * np.log(T)))
 
 
 @pytest.fixture(scope="module")
@@ -101,40 +125,13 @@ def test_ucb_scores(glm_state):
     np.testing.assert_allclose(widths(glm_state.V_inv, z), norm(zn), rtol=1e-5)
     scalar = ucb_scores(make_feedback("scalar"), glm_state, z, jnp.int32(1), 0.7)
     np.testing.assert_allclose(scalar, zn @ theta + 0.7 * norm(zn), rtol=1e-5, atol=1e-6)
-    bt = ucb_scores(make_feedback("bt_ref"), glm_state, z, jnp.int32(1), 0.7)
-    np.testing.assert_allclose(bt, zn @ theta + 0.7 * norm(zn - zn[1]), rtol=1e-5, atol=1e-6)
-    assert float(bt[1]) == pytest.approx(float(zn[1] @ theta), abs=1e-5)  # no bonus for y0
+    for name in ("bt_ref", "bt_duel", "mnl"):  # measured from the reference, which gets no bonus
+        bt = ucb_scores(make_feedback(name), glm_state, z, jnp.int32(1), 0.7)
+        np.testing.assert_allclose(bt, zn @ theta + 0.7 * norm(zn - zn[1]), rtol=1e-5, atol=1e-6)
+        assert float(bt[1]) == pytest.approx(float(zn[1] @ theta), abs=1e-5)
 
 
 def test_laplace_samples_have_the_posterior_covariance(glm_state):
     draws = np.asarray(posterior_samples(jax.random.key(7), glm_state, jnp.float32(1.5), 40_000))
     np.testing.assert_allclose(draws.mean(0), glm_state.theta, atol=0.02)
     np.testing.assert_allclose(np.cov(draws.T), 1.5**2 * np.asarray(glm_state.V_inv), atol=0.02)
-
-
-def test_own_second_responses():
-    """optimistic: with a confident estimate the challenger is the first response itself (no
-    regret); with a wide one it is another response. sampled: a second posterior draw."""
-    from jaxpa import Instance, make_learner
-    from jaxpa.envs.env import draw_context
-    from jaxpa.learners.optimistic import UcbHParams
-    from jaxpa.learners.thompson import TsHParams
-    rng = np.random.default_rng(8)
-    inst = Instance.create(features=rng.normal(size=(1, 4, 3)), reference=np.zeros(1, np.int32),
-                           heads=np.ones((1, 1)), W=np.zeros((1, 3)))
-    ctx = draw_context(jax.random.key(0), inst, 0)
-    theta = jnp.asarray(rng.normal(size=3), jnp.float32)
-    ucb = make_learner("ucb", "bt_duel", second="optimistic")
-    hp = UcbHParams(ridge=jnp.float32(1), alpha=jnp.float32(1), growth=jnp.float32(0))
-    keys = jax.random.split(jax.random.key(1), 50)
-    acts = lambda learner, state, hp: np.asarray(jax.jit(jax.vmap(
-        lambda k: learner.act(k, state, ctx, hp)))(keys))
-    sure = acts(ucb, GLMState(theta=theta, V_inv=1e-6 * jnp.eye(3)), hp)
-    best = int(np.argmax(np.asarray(ctx.features) @ np.asarray(theta)))
-    assert np.all(sure == best)
-    wide = acts(ucb, GLMState(theta=theta, V_inv=1e3 * jnp.eye(3)), hp)
-    assert np.all(wide[:, 0] != wide[:, 1])
-    ts = make_learner("ts", "bt_duel", second="sampled")
-    loose = acts(ts, GLMState(theta=jnp.zeros(3), V_inv=jnp.eye(3)),
-                 TsHParams(ridge=jnp.float32(1), scale=jnp.float32(1)))
-    assert 0 < np.mean(loose[:, 0] == loose[:, 1]) < 1

@@ -17,10 +17,8 @@ import scipy.optimize
 import scipy.special
 import scipy.stats
 
-from jaxpa import Instance, make_feedback, make_learner, rollout
-from jaxpa.learners.explore import EtcHParams
-from jaxpa.learners.optimistic import UcbHParams, ucb_scores
-from jaxpa.learners.thompson import TsHParams
+from jaxpa import Instance, make_feedback, make_learner, rollout, set_hparams
+from jaxpa.learners.optimistic import ucb_scores
 
 N_ARMS, D_CTX, N_CTX, T_LINUCB = 4, 3, 6, 150
 
@@ -37,15 +35,19 @@ def disjoint_instance(seed: int) -> tuple[Instance, np.ndarray]:
     return inst, contexts
 
 
+ROLLOUT = jax.jit(rollout, static_argnums=(2, 3, 5))  # (key, inst, feedback, learner, hp, T)
+
+
 def replay_scores(learner, inst, hp, rec):
-    """jaxpa's UCB scores [T, K] before each logged round, replaying its own update."""
+    """jaxpa's UCB scores [T, K] before each logged round, replaying its own update (z = phi
+    here: one user with head [1]; growth = 0, so the radius is alpha)."""
     fb = learner.feedback
 
     def body(state, r):
-        scores = ucb_scores(fb, state, r.context.features, r.context.reference, hp.alpha)
+        scores = ucb_scores(fb, state, r.context.features, r.context.reference, hp.inner.alpha)
         return learner.update(state, r.context, r.action, r.obs, hp), scores
 
-    return jax.lax.scan(body, learner.init(inst, hp), rec)[1]
+    return jax.lax.scan(body, learner.init(jax.random.key(0), inst, hp), rec)[1]
 
 
 @pytest.mark.parametrize("alpha,ridge", [(1.0, 1.0), (0.5, 2.5)])
@@ -53,11 +55,10 @@ def test_linucb_matches_mabwiser(alpha, ridge):
     import mabwiser.mab as mab_lib  # in the `test` extra; a missing install must fail, not skip
     inst, contexts = disjoint_instance(3)
     learner = make_learner("ucb", "scalar")
-    hp = UcbHParams(ridge=jnp.float32(ridge), alpha=jnp.float32(alpha),
-                    growth=jnp.float32(0.0))  # a constant radius, as in MABWiser
-    _, rec = jax.jit(rollout, static_argnums=(0, 4))(learner, jax.random.key(5), inst, hp,
-                                                      T_LINUCB)
-    ours = np.asarray(replay_scores(learner, inst, hp, rec))
+    hp = set_hparams(learner.default_hparams(), ridge=jnp.float32(ridge),
+                     alpha=jnp.float32(alpha), growth=jnp.float32(0.0))  # constant, as MABWiser's
+    _, rec = ROLLOUT(jax.random.key(5), inst, learner.feedback, learner, hp, T_LINUCB)
+    ours = np.asarray(jax.jit(replay_scores, static_argnums=0)(learner, inst, hp, rec))
     actions = np.asarray(rec.action[:, 0])
     prompts, obs = np.asarray(rec.context.prompt), np.asarray(rec.obs, np.float64)
 
@@ -109,9 +110,9 @@ def mnl_log():
     inst = small_instance(11)
     learner = make_learner("etc", make_feedback("mnl", slate_size=3))
     T, ridge = 600, 1.0  # m = T: uniform slates throughout, the estimate updated every round
-    hp = EtcHParams(ridge=jnp.float32(ridge), m=jnp.float32(T), c=jnp.float32(0.0),
-                    horizon=jnp.float32(T))
-    state, rec = jax.jit(rollout, static_argnums=(0, 4))(learner, jax.random.key(2), inst, hp, T)
+    hp = set_hparams(learner.default_hparams(), ridge=jnp.float32(ridge), warm_start=jnp.int32(T),
+                     warm_start_c=jnp.float32(0.0))
+    state, rec = ROLLOUT(jax.random.key(2), inst, learner.feedback, learner, hp, T)
     z = designs(rec)
     slates = np.asarray(rec.action)
     Z = np.take_along_axis(z, slates[:, :, None], axis=1)  # [T, S, p]
@@ -147,23 +148,21 @@ def test_mnl_online_estimate_close_to_ridge_mle(mnl_log):
     assert_inside_likelihood_region(nll, online, exact, np.asarray(inst.W, np.float64).ravel())
 
 
-@pytest.mark.parametrize("name,hp", [("ucb", UcbHParams(ridge=jnp.float32(2.0),
-                                                        alpha=jnp.float32(0.5),
-                                                        growth=jnp.float32(1.0))),
-                                     ("ts", TsHParams(ridge=jnp.float32(2.0),
-                                                      scale=jnp.float32(1.0)))])
-def test_bt_ref_estimate_close_to_sklearn(name, hp):
+@pytest.mark.parametrize("name,values", [("ucb", dict(ridge=2.0, alpha=0.5, growth=1.0)),
+                                         ("ts", dict(ridge=2.0, scale=1.0))])
+def test_bt_ref_estimate_close_to_sklearn(name, values):
     from sklearn.linear_model import LogisticRegression
     inst = small_instance(4)
     learner = make_learner(name, "bt_ref")
+    hp = set_hparams(learner.default_hparams(), **{k: jnp.float32(v) for k, v in values.items()})
     T = 500
-    state, rec = jax.jit(rollout, static_argnums=(0, 4))(learner, jax.random.key(9), inst, hp, T)
+    state, rec = ROLLOUT(jax.random.key(9), inst, learner.feedback, learner, hp, T)
     z = designs(rec)
     t = np.arange(T)
     X = (z[t, np.asarray(rec.action[:, 0])] - z[t, np.asarray(rec.context.reference)]).astype(
         np.float64)
     y = np.asarray(rec.obs).astype(int)
-    ridge = float(hp.ridge)
+    ridge = values["ridge"]
     fit = LogisticRegression(C=1.0 / ridge, fit_intercept=False, tol=1e-10, max_iter=10_000)
     exact = fit.fit(X, y).coef_[0]
     nll = lambda th: np.sum(np.logaddexp(0.0, X @ th) - y * (X @ th)) + 0.5 * ridge * th @ th

@@ -52,7 +52,9 @@ def f2():
 
 
 def run(inst, name):
-    c = simulate(jax.random.key(0), inst, make_learner(name, "bt_ref"), horizon=T, n_seeds=SEEDS)
+    c = simulate(jax.random.key(0), inst, "bt_ref", make_learner(name, "bt_ref"), horizon=T,
+                 n_seeds=SEEDS)
+    assert np.all(c.nonfinite_at == 0)
     return np.asarray(c.checkpoints), np.asarray(c.regret, np.float64)
 
 
