@@ -5,8 +5,9 @@ import scipy.stats
 import jax
 import jax.numpy as jnp
 
-from jaxpa.envs.env import draw_context, inverse_cdf
-from tests.helpers import hand_instance, as_instance
+from jaxpa.envs.draws import inverse_cdf
+from jaxpa.envs.env import draw_context
+from tests.helpers import as_instance, hand_instance
 
 
 def test_inverse_cdf_matches_probabilities():
@@ -14,6 +15,7 @@ def test_inverse_cdf_matches_probabilities():
     n = 50_000
     draws = np.asarray(jax.jit(jax.vmap(lambda k: inverse_cdf(k, jnp.asarray(p))))(
         jax.random.split(jax.random.key(0), n)))
+    assert draws.dtype == np.int32
     counts = np.bincount(draws, minlength=p.size)
     assert np.all(counts[p == 0] == 0)
     q = p[p > 0].astype(np.float64)
@@ -26,12 +28,28 @@ def test_contexts_follow_nu_and_rho():
                                      prompt_probs=np.array([[0.9, 0.1], [0.25, 0.75]],
                                                            np.float32)))
     n = 40_000
-    ctx = jax.jit(jax.vmap(lambda k: draw_context(k, inst, 0)))(
+    ctx = jax.jit(jax.vmap(lambda k: draw_context(k, inst, 3, 17)))(
         jax.random.split(jax.random.key(1), n))
     joint = np.zeros((2, 2))
     np.add.at(joint, (np.asarray(ctx.user), np.asarray(ctx.prompt)), 1)
     expected = np.asarray(inst.user_probs, np.float64)[:, None] * np.asarray(inst.prompt_probs)
     expected = n * expected / expected.sum()
     assert scipy.stats.chisquare(joint.ravel(), expected.ravel()).pvalue > 1e-3
-    np.testing.assert_array_equal(np.asarray(ctx.features),
-                                  np.asarray(inst.features)[np.asarray(ctx.prompt)])
+    users, prompts = np.asarray(ctx.user), np.asarray(ctx.prompt)
+    np.testing.assert_array_equal(np.asarray(ctx.features), np.asarray(inst.features)[prompts])
+    np.testing.assert_array_equal(np.asarray(ctx.head), np.asarray(inst.heads)[users])
+    np.testing.assert_array_equal(np.asarray(ctx.reference), np.asarray(inst.reference)[prompts])
+    # the round and the horizon reach the learner as given
+    assert np.all(np.asarray(ctx.t) == 3) and np.all(np.asarray(ctx.horizon) == 17)
+
+
+def test_single_prompt_and_absent_user_are_never_drawn_wrongly():
+    """M = 1: the prompt is always 0; a user with nu = 0 never arrives."""
+    rng = np.random.default_rng(2)
+    inst = as_instance(hand_instance(features=rng.normal(size=(1, 3, 2)).astype(np.float32),
+                                     reference=np.zeros(1, np.int32),
+                                     user_probs=np.array([0.0, 1.0], np.float32),
+                                     prompt_probs=np.ones((2, 1), np.float32)))
+    ctx = jax.jit(jax.vmap(lambda k: draw_context(k, inst, 0, 1)))(
+        jax.random.split(jax.random.key(3), 2000))
+    assert np.all(np.asarray(ctx.prompt) == 0) and np.all(np.asarray(ctx.user) == 1)

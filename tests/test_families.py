@@ -1,12 +1,14 @@
-"""Instance families: valid instances, the guarantees each family states, and the UD verdict
-that MODEL.md §6 expects of it (checked with the diagnostics)."""
+"""Instance families: valid instances, the guarantees each family states, the UD verdict that
+MODEL.md §6 expects of it (checked with the diagnostics), and options checked before drawing."""
 import numpy as np
 import pytest
 import jax
 import jax.numpy as jnp
 
-from jaxpa import FAMILIES, make_family, min_gap, optimal_responses, validate
+from jaxpa import (FAMILIES, Instance, InstanceError, make_family, min_gap, optimal_responses,
+                   validate)
 from jaxpa.diagnostics.instance_diagnostics import diagnose
+from jaxpa.envs import families
 from jaxpa.envs.families import GAP_GUARANTEED, f4_interpolation, f5_minority
 
 EXPECTED_UD = {"f1": True, "f2": False, "f3": False, "f4": True, "f5": True, "f6": True}
@@ -14,16 +16,32 @@ EXPECTED_UD = {"f1": True, "f2": False, "f3": False, "f4": True, "f5": True, "f6
 
 @pytest.fixture(scope="module")
 def drawn():
-    return {name: make_family(name, jax.random.key(5)) for name in FAMILIES}
+    return {name: make_family(name, jax.random.key(5)) for name in EXPECTED_UD}
 
 
-@pytest.mark.parametrize("name", sorted(FAMILIES))
+def test_registry_holds_f1_to_f6_in_one_module():
+    assert set(EXPECTED_UD) <= set(FAMILIES)
+    assert all(FAMILIES[name].__module__ == "jaxpa.envs.families" for name in EXPECTED_UD)
+    with pytest.raises(ImportError):
+        __import__("jaxpa.envs.more_families")
+
+
+@pytest.mark.parametrize("name", sorted(EXPECTED_UD))
 def test_family_is_valid_and_meets_its_verdict(drawn, name):
     inst = drawn[name]
     validate(inst)
+    assert inst.batch_shape == () and inst.features.dtype == jnp.float32
     if name in GAP_GUARANTEED:
         assert float(min_gap(inst)) >= 0.1
     assert bool(diagnose(inst, "bt_ref").ud_holds) == EXPECTED_UD[name]
+
+
+def test_same_key_same_instance_other_key_differs(drawn):
+    again = make_family("f1", jax.random.key(5))
+    for a, b in zip(jax.tree.leaves(drawn["f1"]), jax.tree.leaves(again)):
+        np.testing.assert_array_equal(a, b)
+    other = make_family("f1", jax.random.key(6))
+    assert not np.array_equal(other.W, drawn["f1"].W)
 
 
 def test_f2_and_f3_structure(drawn):
@@ -40,18 +58,19 @@ def test_families_vmap_over_keys_like_single_draws():
     keys = jax.random.split(jax.random.key(1), 3)
     batch = jax.jit(jax.vmap(FAMILIES["f2"]))(keys)
     validate(batch)
-    one = FAMILIES["f2"](keys[1])
+    assert batch.batch_shape == (3,)
+    one = make_family("f2", keys[1])  # the jitted single draw (compiled for the fixture)
     np.testing.assert_allclose(batch.W[1], one.W, rtol=1e-6)
     np.testing.assert_allclose(batch.features[1], one.features, rtol=1e-6)
 
 
 def test_f4_dial_moves_one_instance_and_raises_lambda_D():
-    etas = jnp.array([0.05, 0.2, 0.5])
+    etas = jnp.array([0.0, 0.05, 0.2, 0.5])
     batch = jax.jit(jax.vmap(lambda e: f4_interpolation(jax.random.key(2), eta=e)))(etas)
-    np.testing.assert_allclose(batch.features[0], batch.features[2])  # same draw along the dial
-    base = f4_interpolation(jax.random.key(2), eta=0.0)
-    assert np.allclose(base.heads, base.heads[0])  # eta = 0: everyone is h_bar
-    lam = np.asarray(jax.vmap(lambda i: diagnose(i, "bt_ref").lambda_D)(batch))
+    np.testing.assert_allclose(batch.features[0], batch.features[3])  # same draw along the dial
+    assert np.allclose(batch.heads[0], batch.heads[0, 0])  # eta = 0: everyone is h_bar
+    assert not np.allclose(batch.heads[1], batch.heads[1, 0])
+    lam = np.asarray(jax.vmap(lambda i: diagnose(i, "bt_ref").lambda_D)(batch))[1:]
     assert np.all(np.diff(lam) > 0), lam
 
 
@@ -68,3 +87,57 @@ def test_f5_minority_mass_sets_lambda_D_proportionally():
 def test_f6_has_no_margin(drawn):
     assert float(min_gap(drawn["f6"])) < float(min_gap(drawn["f1"]))
     assert drawn["f6"].n_users >= 32
+
+
+@pytest.mark.parametrize("name, options, message", [
+    ("f1", dict(d=0), "d must be an integer >= 1"),
+    ("f1", dict(n_users=0), "n_users must be an integer >= 1"),
+    ("f1", dict(n_responses=1), "n_responses must be an integer >= 2"),
+    ("f6", dict(k=-2), "k must be an integer >= 1"),
+    ("f3", dict(n_per_cluster=2.5), "n_per_cluster must be an integer"),
+    ("f5", dict(n_minor=True), "n_minor must be an integer"),
+    ("f1", dict(max_tries=0), "max_tries"),
+    ("f4", dict(eta="0.5"), "eta must be a real number"),
+    ("f5", dict(p=float("nan")), "p must be finite"),
+    ("f1", dict(scale=float("inf")), "scale must be finite"),
+    ("f1", dict(n_resp=3), "unknown options"),
+    ("f2", dict(n_prompts=2), "unknown options"),  # F2 has one prompt by construction
+    ("f9", {}, "unknown family 'f9'.*f1"),
+])
+def test_bad_options_rejected_before_drawing(monkeypatch, name, options, message):
+    def boom(*a, **k):
+        raise AssertionError("drew before checking the options")
+
+    monkeypatch.setattr(families, "_jitted", boom)
+    with pytest.raises(InstanceError, match=message):
+        make_family(name, jax.random.key(0), **options)
+
+
+@pytest.mark.parametrize("key", [0, np.uint32(3), None, "key"])
+def test_family_needs_a_random_key(key):
+    with pytest.raises(InstanceError, match="key"):
+        make_family("f1", key)
+
+
+def test_family_rejects_a_batch_of_keys():
+    with pytest.raises(InstanceError, match="batch"):
+        make_family("f1", jax.random.split(jax.random.key(0), 2))
+
+
+def test_f2_needs_more_responses_than_features():
+    """F2's own precondition, checked when the draw is traced (before anything runs)."""
+    with pytest.raises(InstanceError, match="n_responses >= d \\+ 1"):
+        make_family("f2", jax.random.key(0), d=4, n_responses=4)
+
+
+def test_unmet_gap_guarantee_raises(monkeypatch):
+    """When every rejection draw failed, the family returns its last draw and make_family must
+    refuse it. The draw is stubbed with an instance whose smallest gap is known (0.25)."""
+    f = np.array([[[0.0, 0.0], [0.75, 0.0], [1.0, 0.0]]])  # rewards 0, .75, 1 for the one user
+    low = Instance.create(features=f, reference=[0], heads=[[1.0, 0.0]], W=[[1.0, 0.0], [0.0, 1.0]])
+    assert abs(float(min_gap(low)) - 0.25) < 1e-6
+    monkeypatch.setattr(families, "_jitted", lambda name, options: lambda key: low)
+    with pytest.raises(InstanceError, match="min_gap=0.3"):
+        make_family("f1", jax.random.key(0), min_gap=0.3)
+    assert make_family("f1", jax.random.key(0), min_gap=0.2) is low
+    assert make_family("f6", jax.random.key(0)) is low  # F6 guarantees no gap

@@ -6,7 +6,6 @@ from hypothesis import HealthCheck, given, settings, strategies as st
 
 from jaxpa import InstanceError, validate
 from jaxpa.envs.instance import validate_horizon
-from jaxpa.experiments.default_job import check_args
 from tests.helpers import as_instance
 
 SETTINGS = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -88,20 +87,28 @@ def test_reference_out_of_range_is_named(args, offset):
         validate(as_instance(args))
 
 
-@given(st.one_of(st.integers(max_value=0), st.floats(allow_nan=True), st.text(max_size=3),
-                 st.none()))
-def test_horizon_must_be_a_positive_int(horizon):
+@given(st.one_of(st.integers(max_value=0), st.integers(min_value=2**31 - 1),
+                 st.floats(allow_nan=True), st.text(max_size=3), st.none(), st.booleans()))
+def test_horizon_must_be_a_positive_int32(horizon):
     with pytest.raises(InstanceError, match="horizon"):
         validate_horizon(horizon)
 
 
-@given(st.integers(-10, 10), st.integers(-10, 10), st.integers(-10, 10))
-def test_cli_arguments_checked_before_running(horizon, seeds, warm):
-    from argparse import Namespace
-    args = Namespace(horizon=horizon, seeds=seeds, warm_start=warm, families="f1,f2",
-                     feedback="bt_ref")
-    if horizon >= 1 and seeds >= 1 and warm >= 0:
-        assert check_args(args) == ["f1", "f2"]
-    else:
-        with pytest.raises(InstanceError, match="horizon|seeds|warm-start"):
-            check_args(args)
+@given(st.integers(1, 2**31 - 2))
+def test_every_positive_int32_horizon_is_accepted(horizon):
+    assert validate_horizon(horizon) == horizon
+    assert validate_horizon(np.int64(horizon)) == horizon
+
+
+@SETTINGS
+@given(instances(), st.sampled_from(["features", "heads", "W", "shared", "user_probs",
+                                     "prompt_probs"]))
+def test_one_field_in_another_precision_is_rejected(args, field):
+    """Every floating field must share one dtype: one float64 field among float32 ones is named
+    as mixed precision (validate reads dtypes on the host, so no x64 mode is needed)."""
+    import jax.numpy as jnp
+    from jaxpa import Instance
+    inst = Instance(**{k: (np.asarray(v, np.float64) if k == field else jnp.asarray(v))
+                       for k, v in args.items()})
+    with pytest.raises(InstanceError, match="mixed precision"):
+        validate(inst)

@@ -21,7 +21,8 @@ import jax.numpy as jnp
 
 from jaxpa.envs.keys import check_key
 from jaxpa.envs.matched import matched_fails, matched_holds
-from jaxpa.envs.instance import Instance, InstanceError, gaps, min_gap, optimal_responses
+from jaxpa.envs.instance import (Instance, InstanceError, gaps, min_gap, optimal_responses,
+                                 validate)
 from jaxpa.envs.sampling import (gap_at_least, optimal_play_spans, reject, sphere_instance, spread,
                                  unit)
 
@@ -173,9 +174,11 @@ SIZE_NAMES = ("n_users", "k", "d", "n_responses", "n_prompts", "n_per_cluster", 
 
 def check_family_options(name: str, hyper: dict) -> None:
     """Reject, before compiling, unknown option names and sizes that make no instance (an
-    integer >= 1; n_responses >= 2), naming the option."""
-    if name not in FAMILIES:
-        raise InstanceError(f"unknown family {name!r}; known: {sorted(FAMILIES)}")
+    integer >= 1, below 2^31; n_responses >= 2), naming the option. An option whose default is
+    a tuple takes a tuple (or list) of that many finite numbers, every other one a finite real
+    number."""
+    if not isinstance(name, str) or name not in FAMILIES:
+        raise InstanceError(f"unknown family {name!r:.60}; known: {sorted(FAMILIES)}")
     params = inspect.signature(FAMILIES[name]).parameters
     unknown = sorted(set(hyper) - set(params) - {"key"})
     if unknown or "key" in hyper:
@@ -185,17 +188,25 @@ def check_family_options(name: str, hyper: dict) -> None:
         if opt in SIZE_NAMES:
             low = 2 if opt == "n_responses" else 1
             if isinstance(value, bool) or not isinstance(value, (int, np.integer)) \
-                    or value < low:
-                raise InstanceError(f"family {name}: {opt} must be an integer >= {low}, got "
-                                    f"{value!r}")
+                    or not low <= value < 2**31:
+                raise InstanceError(f"family {name}: {opt} must be an integer >= {low} (below "
+                                    f"2^31), got {value!r:.60}")
+            continue
+        default = params[opt].default
+        if isinstance(default, tuple):
+            if not isinstance(value, (tuple, list)) or len(value) != len(default):
+                raise InstanceError(f"family {name}: {opt} must be a tuple of {len(default)} "
+                                    f"numbers, got {value!r:.60}")
+            values = value
         else:
-            values = value if isinstance(value, (tuple, list)) else (value,)
-            if any(isinstance(v, bool) or not isinstance(v, (int, float, np.number))
-                   for v in values) or not values:
-                raise InstanceError(f"family {name}: {opt} must be a number (or a tuple of "
-                                    f"numbers), got {value!r}")
-            if not all(np.isfinite(float(v)) for v in values):
-                raise InstanceError(f"family {name}: {opt} must be finite, got {value!r}")
+            values = (value,)
+        if any(isinstance(v, bool) or not isinstance(v, (int, float, np.integer, np.floating))
+               for v in values):
+            raise InstanceError(f"family {name}: {opt} must be a real number"
+                                f"{' (a tuple of them)' if len(values) > 1 else ''}, got "
+                                f"{value!r:.60}")
+        if not all(np.isfinite(float(v)) for v in values):
+            raise InstanceError(f"family {name}: {opt} must be finite, got {value!r:.60}")
 
 
 @functools.lru_cache(maxsize=64)
@@ -208,7 +219,13 @@ def make_family(name: str, key: Array, **hyper) -> Instance:
     kept), checking the options first and, after the draw, that the gap guarantee was met where
     the family makes one."""
     check_family_options(name, hyper)
+    hyper = {opt: tuple(v) if isinstance(v, list) else v for opt, v in hyper.items()}  # hashable
     inst = _jitted(name, tuple(sorted(hyper.items())))(check_key(key))
+    try:  # options in range can still make a bad draw (p > 1, an overflowing scale): name it
+        validate(inst)
+    except InstanceError as err:
+        raise InstanceError(f"family {name} with options {hyper}: the draw is not a valid "
+                            f"instance ({err})") from None
     check_family_gaps(name, hyper, inst)
     return inst
 

@@ -64,13 +64,29 @@ class Instance:
     def create(features, reference, heads, W, user_probs=None, prompt_probs=None, shared=None,
                dtype=jnp.float32) -> "Instance":
         """Build an instance with explicit dtypes; uniform nu / rho and beta = 0 by default."""
-        features = jnp.asarray(features, dtype)
-        heads = jnp.asarray(heads, dtype)
+        try:
+            dtype = jnp.dtype(dtype)
+        except TypeError:
+            raise InstanceError(f"Instance.create: dtype {dtype!r:.60} is not a dtype") from None
+
+        def cast(name, value):  # non-numeric input is named, never a bare TypeError
+            if np.iscomplexobj(value):  # the cast would drop the imaginary part silently
+                raise InstanceError(f"{name}: complex values are not supported")
+            try:
+                return jnp.asarray(value, dtype)
+            except (TypeError, ValueError) as err:
+                raise InstanceError(f"{name}: expected numbers, got {type(value).__name__} "
+                                    f"({str(err)[:80]})") from None
+
+        features = cast("features", features)
+        heads = cast("heads", heads)
         if features.ndim < 3 or heads.ndim < 2:
             raise InstanceError(f"Instance.create: features need shape [M, K, d] and heads [N, k] "
                                 f"(a leading batch axis allowed), got {features.shape} and "
                                 f"{heads.shape}")
         n_users, n_prompts, d = heads.shape[-2], features.shape[-3], features.shape[-1]
+        if min(n_users, n_prompts) < 1:  # before 1 / N and 1 / M below
+            raise InstanceError(f"features/heads: empty axis (M={n_prompts}, N={n_users})")
         if user_probs is None:
             user_probs = jnp.full((n_users,), 1.0 / n_users, dtype)
         if prompt_probs is None:
@@ -78,9 +94,9 @@ class Instance:
         if shared is None:
             shared = jnp.zeros((d,), dtype)
         return Instance(features=features, reference=as_indices(reference, "reference"), heads=heads,
-                        W=jnp.asarray(W, dtype), user_probs=jnp.asarray(user_probs, dtype),
-                        prompt_probs=jnp.asarray(prompt_probs, dtype),
-                        shared=jnp.asarray(shared, dtype))
+                        W=cast("W", W), user_probs=cast("user_probs", user_probs),
+                        prompt_probs=cast("prompt_probs", prompt_probs),
+                        shared=cast("shared", shared))
 
     # Sizes (read from static shapes, valid for batched instances too).
     @property

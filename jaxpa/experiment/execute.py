@@ -159,8 +159,8 @@ def run(experiment: Experiment, size_name: str = "default", *, out=None, seed: i
         for pop in experiment.populations:
             inst, meta = pop.instances(key, size.draws or pop.draws)
             diag = jax.vmap(lambda i: diagnose(i, feedback))(inst)
-            summaries = [diagnostics_summary(jax.tree.map(lambda x: x[b], diag).replace(
-                feedback=diag.feedback, featurizer=diag.featurizer)) for b in range(len(meta["draw"]))]
+            summaries = [diagnostics_summary(jax.tree.map(lambda x: x[b], diag))
+                         for b in range(len(meta["draw"]))]
             pops[pop.label] = PopulationResult(pop, inst, meta, diag, summaries)
             run_key = jax.random.fold_in(key, label_key(pop.label) + 1)
             for group in experiment.learners:

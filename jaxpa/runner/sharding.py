@@ -79,7 +79,8 @@ def simulate_sharded(key: jax.Array, instance: Instance, feedback, learner: Lear
     if over not in OVER:
         raise InstanceError(f"over: expected one of {OVER}, got {over!r}")
     key, feedback, horizon, hparams, hp_batched, inst_batched = check_run(
-        key, instance, feedback, learner, hparams, horizon, n_seeds, chunk)
+        key, instance, feedback, learner, hparams, horizon, n_seeds, chunk,
+        n_checkpoints=n_checkpoints, on_chunk=on_chunk, track_cells=track_cells)
     mesh = runs_mesh() if mesh is None else mesh
     if mesh.axis_names != (AXIS,):
         raise InstanceError(f"mesh: expected one axis named {AXIS!r}, got {mesh.axis_names}")

@@ -261,13 +261,28 @@ def seed_keys(key: Array, n_seeds: int) -> Array:
     return jax.vmap(jax.random.fold_in, in_axes=(None, 0))(key, jnp.arange(n_seeds))
 
 
+MAX_CHECKPOINTS = 100_000  # n_checkpoints beyond this is a mistake (and gigabytes on the host)
+
+
 def check_run(key, instance: Instance, feedback, learner: Learner, hparams, horizon, n_seeds,
-              chunk=None):
+              chunk=None, *, n_checkpoints=50, on_chunk=None, track_cells=False):
     """Validate a run's arguments before anything compiles: (key, feedback model, horizon,
     hparams as arrays, hp_batched, inst_batched). Raises InstanceError naming what is wrong."""
+    if isinstance(n_checkpoints, bool) or not isinstance(n_checkpoints, (int, np.integer)) \
+            or not 0 <= n_checkpoints <= MAX_CHECKPOINTS:
+        raise InstanceError(f"n_checkpoints: expected an integer in [0, {MAX_CHECKPOINTS}], got "
+                            f"{n_checkpoints!r:.60}")
+    if on_chunk is not None and not callable(on_chunk):
+        raise InstanceError(f"on_chunk: expected a function (t, curves) or None, got "
+                            f"{type(on_chunk).__name__}")
+    if not isinstance(track_cells, (bool, np.bool_)):
+        raise InstanceError(f"track_cells: expected True or False, got {track_cells!r:.60}")
     key = check_key(key)
     if not isinstance(learner, Learner):
         raise InstanceError(f"learner: expected a jaxpa Learner, got {type(learner).__name__}")
+    if not isinstance(feedback, (str, FeedbackModel)):  # make_feedback would hash it
+        raise InstanceError(f"feedback: expected a FeedbackModel or its name, got "
+                            f"{type(feedback).__name__}")
     feedback = make_feedback(feedback)
     if learner.feedback != feedback:
         raise InstanceError(f"learner {learner.name} assumes feedback {learner.feedback.label!r} "
@@ -275,7 +290,10 @@ def check_run(key, instance: Instance, feedback, learner: Learner, hparams, hori
                             f"for the environment's model")
     horizon = validate_horizon(horizon)
     if isinstance(n_seeds, bool) or not isinstance(n_seeds, (int, np.integer)) or n_seeds < 1:
-        raise InstanceError(f"n_seeds: expected a positive integer, got {n_seeds!r}")
+        raise InstanceError(f"n_seeds: expected a positive integer, got {n_seeds!r:.60}")
+    if seed_bucket(n_seeds) > INIT_ROUND:
+        raise InstanceError(f"n_seeds: {n_seeds} seeds (run as {seed_bucket(n_seeds)}) exceed "
+                            f"the int32 seed index (at most {INIT_ROUND})")
     if chunk is not None:
         validate_horizon(chunk, "chunk")
     validate(instance)
@@ -362,7 +380,8 @@ def simulate(key: Array, instance: Instance, feedback, learner: Learner, hparams
     devices: ``runner.sharding``.
     """
     key, feedback, horizon, hparams, hp_batched, inst_batched = check_run(
-        key, instance, feedback, learner, hparams, horizon, n_seeds, chunk)
+        key, instance, feedback, learner, hparams, horizon, n_seeds, chunk,
+        n_checkpoints=n_checkpoints, on_chunk=on_chunk, track_cells=track_cells)
     ckpts = log_checkpoints(horizon, n_checkpoints)
     view = drop_padding(n_seeds, int(inst_batched) + int(hp_batched))
     return run_program(feedback, learner, seed_keys(key, seed_bucket(n_seeds)), instance, hparams,
