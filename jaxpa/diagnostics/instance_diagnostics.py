@@ -45,6 +45,7 @@ import jax
 import jax.numpy as jnp
 from flax import struct
 
+from jaxpa.diagnostics.lock import lock_constants, lock_play
 from jaxpa.envs.feedback import FeedbackModel, make_feedback
 from jaxpa.envs.instance import Instance, InstanceError, gaps, min_gap, rewards, support_mask, validate
 from jaxpa.learners.design import design, make_featurizer
@@ -71,6 +72,17 @@ class Diagnostics:
     kappa: smallest optimal-play curvature weight over informative (u, x) (1/s^2 for scalar).
     plateau_scale: 1 / (kappa lambda_D Delta_min^2), the working hypothesis of MODEL.md §6 for the
         scale of greedy's plateau (inf unless lambda_D is resolved). To be tested, not trusted.
+    unlock_time: rounds of optimal play, with one cell locked on a wrong response, needed to pin
+        the decision that the lock gets wrong to within its gap: the max over informative cells c
+        and lockable responses y' (y0, or y' != y* with r(y') > r(y0)) of
+        |z* - z'|^2_{Sigma_pi^-1} / Delta(y')^2, Sigma_pi = Sigma* without c's optimal play plus
+        c's play of y' (diagnostics/lock.py, ``lock_constants``); inf when no amount does (a
+        permanent lock is possible), 0 when no cell can lock. Larger should mean a larger plateau
+        of greedy, where it is finite; how well it predicts the plateau (rank correlation and
+        log-log slope with CIs, beyond the gap-only control 1/(kappa Delta_min^2), across F1
+        draws and controlled dials) is measured by the dial experiment (``jaxpa dial``,
+        experiments/dial.py; its report.md). NaN for feedback models without ``lock_play``
+        (only bt_ref has one).
     """
 
     head_rank: Array
@@ -93,6 +105,7 @@ class Diagnostics:
     max_gap: Array
     kappa: Array
     plateau_scale: Array
+    unlock_time: Array
     feedback: str = struct.field(pytree_node=False, default="bt_ref")
     featurizer: str = struct.field(pytree_node=False, default="personalized")
 
@@ -218,6 +231,15 @@ def _diagnose_body(inst, rtol, feedback, featurizer) -> Diagnostics:
     informative = mask & (jnp.sum(jnp.square(G), axis=(-2, -1)) > 0)
     kappa = jnp.where(informative.any(), jnp.min(jnp.where(informative, kap, jnp.inf)), 0.0)
     d_min = min_gap(inst)
+    if feedback.has_lock_play and F.shape[-2] == 1:  # one optimal-play row per context
+        weight = jnp.where(mask, inst.user_probs[:, None] * inst.prompt_probs, 0.0)
+        r = rewards(inst)
+        unlock = lock_constants(z, F[..., 0, :], weight, sigma, tol,
+                                *lock_play(feedback, z, r, inst.reference), r, mask,
+                                eig=(e_s, V[2]))[2]
+        unlock_time = jnp.max(unlock).astype(dtype)
+    else:
+        unlock_time = jnp.asarray(jnp.nan, dtype)
     return Diagnostics(
         head_rank=_rank(e_h, rtol * e_h.max()), dim_D=dim_D, D_basis=Q, D_mask=D_mask,
         sigma_star=sigma, rank_sigma=_rank(e_c, tol_c), lambda_max=lambda_max,
@@ -227,7 +249,8 @@ def _diagnose_body(inst, rtol, feedback, featurizer) -> Diagnostics:
         ud_holds=ud_holds, reason=reason.astype(jnp.int32), residual=residual,
         worst_direction=jnp.where(vacuous, 0.0, vs[1]),
         min_gap=d_min, max_gap=jnp.where(mask[..., None], gaps(inst), 0.0).max(), kappa=kappa,
-        plateau_scale=jnp.where(resolved, 1.0 / (kappa * lambda_D * d_min**2), jnp.inf).astype(dtype))
+        plateau_scale=jnp.where(resolved, 1.0 / (kappa * lambda_D * d_min**2), jnp.inf).astype(dtype),
+        unlock_time=unlock_time)
 
 
 def diagnose(inst: Instance, feedback: str | FeedbackModel = "bt_ref", rtol=1e-5,

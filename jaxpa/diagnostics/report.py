@@ -13,7 +13,7 @@ from jaxpa.diagnostics.instance_diagnostics import (FAILS_NO_INFORMATION, FAILS_
 
 SCALARS = ("head_rank", "dim_D", "rank_sigma", "lambda_max", "lambda_D", "lambda_D_restricted",
            "coverage", "tol", "rtol", "ud_holds", "reason", "residual", "min_gap", "max_gap", "kappa",
-           "plateau_scale")
+           "plateau_scale", "unlock_time")
 
 
 def _python(x) -> Any:
@@ -93,6 +93,7 @@ def format_diagnostics(diag: Diagnostics, title: str = "instance") -> str:
         ("residual of D outside range(Sigma*)", f"{float(diag.residual):.3g}"),
         ("Delta_min / Delta_max", f"{float(diag.min_gap):.4g} / {float(diag.max_gap):.4g}"),
         ("kappa (smallest curvature)", f"{float(diag.kappa):.4g}"),
+        ("unlock time (rounds; inf: can lock)", f"{float(diag.unlock_time):.4g}"),
         ("verdict", "UD HOLDS" if s["ud_holds"] else "UD FAILS"),
     ]
     width = max(len(r[0]) for r in rows)

@@ -118,6 +118,18 @@ class FeedbackModel:
         F^T F over contexts (MODEL.md §5)."""
         raise NotImplementedError
 
+    @property
+    def has_lock_play(self) -> bool:
+        """Whether ``lock_play`` exists (the diagnostics' unlock_time needs it; NaN otherwise)."""
+        return False
+
+    def lock_play(self, z: Array, r: Array, reference: Array):
+        """What greedy observes in one context when it stays locked on one response y' instead
+        of y*: (G [K, p] the row of a round that plays y', w [K] its curvature weight, lockable
+        [K] bool: the y' != y* that greedy can keep playing while its own answers about y' agree
+        with the lock). Used by ``diagnostics.lock.lock_constants``."""
+        raise NotImplementedError(f"{self.name}: no lock_play")
+
     # ----- the offline protocol (single-index models) --------------------------------------------
     @property
     def offline(self) -> bool:
@@ -153,6 +165,13 @@ class SingleIndexFeedback(FeedbackModel):
 
     def nll(self, obs, m: Array) -> Array:
         raise NotImplementedError
+
+    def headroom(self, obs, m: Array) -> Array:
+        """sup_m' log p(obs | m') - log p(obs | m) >= 0: the most log-likelihood the answer can
+        still give above its value at the margin m, taken where ``index_terms`` evaluates its
+        terms (a learner caps a datum's quadratic with it). Default ``nll(obs, m)``, right for a
+        model whose nll has infimum 0 over m (Gaussian, Bernoulli); override otherwise."""
+        return self.nll(obs, m)
 
     def mean(self, m: Array) -> Array:
         raise NotImplementedError

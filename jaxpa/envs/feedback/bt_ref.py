@@ -35,7 +35,12 @@ class BradleyTerry:
         return bernoulli_terms(obs, m)
 
     def nll(self, obs, m):
-        return jax.nn.softplus(m) - obs * m
+        """softplus(m) - o m, written without the cancellation of its two terms at large |m|."""
+        return (1.0 - obs) * jax.nn.softplus(m) + obs * jax.nn.softplus(-m)
+
+    def headroom(self, obs, m):
+        """-log p(obs) at the clipped margin, where ``bernoulli_terms`` evaluates."""
+        return self.nll(obs, jnp.clip(m, -MARGIN_CLIP, MARGIN_CLIP))
 
     def mean(self, m):
         return jax.nn.sigmoid(m)
@@ -53,3 +58,17 @@ class BTRef(BradleyTerry, SingleIndexFeedback):
 
     def direction(self, z, action, reference):
         return difference(z, action[0], reference)
+
+    @property
+    def has_lock_play(self) -> bool:
+        return True
+
+    def lock_play(self, z, r, reference):
+        """Rows g' = z(y') - z(y0) with weights sigma'(r(y') - r(y0)); lockable: y0, and every
+        y' != y* above the reference (a y' below it is learned to be below y0, which greedy then
+        prefers, so its own play corrects it)."""
+        ys = jnp.arange(r.shape[-1])
+        G = jax.vmap(lambda y: self.direction(z, y[None], reference))(ys)
+        w = jax.vmap(lambda y: self.fisher(self.margin(r, y[None], reference)))(ys).astype(z.dtype)
+        lockable = ((ys == reference) | (r > r[reference])) & (ys != jnp.argmax(r))
+        return G, w, lockable
