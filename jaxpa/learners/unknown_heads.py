@@ -9,12 +9,29 @@ quadratic  Q_u(θ) = -θ^T A_u θ / 2 + θ^T b_u:  A_u += F^T F,  b_u += grad + 
 For ``scalar`` feedback Q_u is exactly the user's Gaussian log-likelihood; for ``bt_*`` each datum's
 curvature is frozen at the estimate it was seen with, as in learners/glm.py.
 
+Bounded data (``datum_terms``). A datum's Newton quadratic in its margin m peaks a / h away and
+promises a² / (2h) nats there; after a surprise at a confident margin (bt_*: p(obs) ~ 1e-4 or
+less) that is a pull of ~1 / p(obs) with almost no curvature. The ridge below acts on (Ŵ, ĥ_u), and
+λ_W ||Ŵ||² / 2 + λ_h ||ĥ_u||² / 2 >= sqrt(λ_W λ_h) ||Ŵ^T ĥ_u|| grows only linearly in the scale of
+θ_u, so it cannot hold such a pull: the sweeps walked the margins out geometrically until float32
+overflowed. So a datum never promises more than its likelihood can still give: for a model with a
+rank-one likelihood its curvature is raised to h' = max(h, a² / (2 L)), L = ``feedback.headroom``
+(-log p(obs) for bt_*; for the Gaussian a² / (2L) = h, so scalar data stay exact), and otherwise
+(mnl) its gain is capped softly at GAIN_CAP nats by adding grad grad^T / (2 GAIN_CAP) to its
+curvature. A_u keeps only its positive semidefinite part after each addition (``psd_part``):
+float32 rounding of ~10^5 additions along one direction (greedy replaying one response) otherwise
+leaves it indefinite by more than its true small eigenvalues.
+
 Fit. The estimate maximises  Σ_u Q_u(Ŵ^T ĥ_u) - ridge ||Ŵ||² / 2 - head_ridge Σ_u ||ĥ_u - m_u||² / 2
 by alternating ridge solves, one sweep per round warm-started from the last round:
 
 * heads (all users, batched k×k solves):  (Ŵ A_u Ŵ^T + head_ridge I) ĥ_u = Ŵ b_u + head_ridge m_u;
 * W (one kd×kd solve, row-major vec as in envs/instance.py):
   (Σ_u ĥ_u ĥ_u^T ⊗ A_u + ridge I) vec Ŵ = Σ_u ĥ_u ⊗ b_u.
+
+Both systems are P + ridge I with P positive semidefinite; ``spd_solve`` solves them by Cholesky with
+the shift raised, where it is smaller, to float32's resolution next to P's largest entries (ridges
+below eps ||P||, as with feature norms of 10^4, would otherwise divide rounding noise).
 
 For scalar feedback this is alternating least squares on the exact ridge objective. (W, H) are
 identified only up to an invertible k×k map A: (A Ŵ, Ĥ A^-1) gives the same rewards, so compare
@@ -28,7 +45,8 @@ mean m_u is set to the mean of the other seen users' heads at that moment (so it
 the population and stays anchored there), except the very first user, who keeps its random draw.
 ``cold_start="prior"`` keeps every user's random prior mean and acts with it before its first round.
 
-Cost per round: N batched k×k solves and one kd×kd solve (O(N k² d² + k³ d³)), memory O(N d²).
+Cost per round: N batched k×k solves, one kd×kd solve and one d×d eigendecomposition
+(O(N k² d² + k³ d³)), memory O(N d²).
 The shared term beta is not modelled (heads carry all of the reward).
 
 Known weakness (bt_ref, measured with ``jaxpa heads``): greedy on unknown heads needs each user's
@@ -42,6 +60,7 @@ from __future__ import annotations
 import jax
 import jax.numpy as jnp
 from flax import struct
+from jax.scipy.linalg import cho_solve
 
 from jaxpa.envs.feedback import FeedbackModel
 from jaxpa.learners.base import Learner
@@ -50,6 +69,10 @@ from jaxpa.learners.hparams import hparam
 Array = jax.Array
 
 COLD_STARTS = ("population", "prior")
+# Feedback without a rank-one likelihood (mnl): the most log-likelihood (nats) one datum's
+# quadratic may promise above its value at the estimate it was expanded at, about what a bt_* datum
+# can give at its clipped margin.
+GAIN_CAP = 30.0
 
 
 @struct.dataclass
@@ -110,29 +133,69 @@ def reward_estimates(state: UnknownHeadsState, features: Array) -> Array:
     return jnp.einsum("nk,kd,mjd->nmj", state.heads, state.W, features)
 
 
+def datum_terms(feedback: FeedbackModel, theta: Array, features: Array, action: Array,
+                reference: Array, obs) -> tuple[Array, Array]:
+    """One datum's (info [d, d], lin [d]) for (A_u, b_u): the quadratic -θ^T info θ / 2 + θ^T lin
+    expanded at θ̂ = ``theta``, bounded as in the module docstring. Rank-one likelihood (gradient
+    a g, curvature h g g^T, margin m = θ̂·g): info = h' g g^T, lin = (a + h' m) g; otherwise the
+    Newton terms with grad grad^T / (2 GAIN_CAP) added to the curvature."""
+    if feedback.has_rank_one:
+        g, a, h = feedback.rank_one(theta, features, action, reference, obs)
+        m = theta @ g
+        L = feedback.headroom(obs, m)
+        tiny = jnp.finfo(g.dtype).tiny
+        h = jnp.maximum(h, jnp.where(a != 0, a * a / (2.0 * jnp.maximum(L, tiny)), 0.0))
+        return h * jnp.outer(g, g), (a + h * m) * g
+    grad, factors = feedback.newton_terms(theta, features, action, reference, obs)
+    info = factors.T @ factors + jnp.outer(grad, grad) / (2.0 * GAIN_CAP)
+    return info, grad + info @ theta
+
+
+def psd_part(M: Array) -> Array:
+    """The symmetric part of M [d, d] with its negative eigenvalues removed (exactly M's symmetric
+    part when it has none)."""
+    S = 0.5 * (M + M.T)
+    w, V = jnp.linalg.eigh(S)
+    return S - (V * jnp.minimum(w, 0.0)) @ V.T
+
+
+def spd_solve(G: Array, rhs: Array, ridge: Array) -> Array:
+    """x [..., n] with G x = rhs for G [..., n, n] = P + ridge I, P positive semidefinite in exact
+    arithmetic: a Cholesky solve of the symmetrised G with the shift ridge raised, where it is
+    smaller, to 4 n eps max_i G_ii (P's rounding next to its largest entries)."""
+    n = G.shape[-1]
+    S = 0.5 * (G + jnp.swapaxes(G, -1, -2))
+    floor = 4 * n * jnp.finfo(S.dtype).eps * jnp.max(jnp.diagonal(S, axis1=-2, axis2=-1), -1)
+    shift = jnp.maximum(floor - ridge, 0.0).astype(S.dtype)
+    factor = jnp.linalg.cholesky(S + shift[..., None, None] * jnp.eye(n, dtype=S.dtype))
+    return cho_solve((factor, True), rhs[..., None])[..., 0]
+
+
 def observe(feedback: FeedbackModel, state: UnknownHeadsState, user: Array, theta: Array,
             features: Array, action: Array, reference: Array, obs) -> UnknownHeadsState:
-    """Fold one datum, expanded at θ̂ = ``theta`` [d], into the user's (A_u, b_u)."""
-    grad, factors = feedback.newton_terms(theta, features, action, reference, obs)
-    info = factors.T @ factors
-    return state.replace(A=state.A.at[user].add(info), b=state.b.at[user].add(grad + info @ theta))
+    """Fold one datum, expanded at θ̂ = ``theta`` [d], into the user's (A_u, b_u) (``datum_terms``),
+    keeping A_u positive semidefinite (``psd_part``)."""
+    info, lin = datum_terms(feedback, theta, features, action, reference, obs)
+    return state.replace(A=state.A.at[user].set(psd_part(state.A[user] + info)),
+                         b=state.b.at[user].add(lin))
 
 
 def solve_heads(state: UnknownHeadsState, head_ridge: Array) -> Array:
     """Ridge solve of every head for fixed Ŵ: [N, k]."""
-    k = state.W.shape[0]
-    G = jnp.einsum("id,nde,je->nij", state.W, state.A, state.W) + head_ridge * jnp.eye(k)
+    G = jnp.einsum("id,nde,je->nij", state.W, state.A, state.W)
+    G = G + head_ridge * jnp.eye(G.shape[-1], dtype=G.dtype)
     rhs = jnp.einsum("id,nd->ni", state.W, state.b) + head_ridge * state.prior
-    return jnp.linalg.solve(G, rhs[..., None])[..., 0]
+    return spd_solve(G, rhs, head_ridge)
 
 
 def solve_W(state: UnknownHeadsState, ridge: Array) -> Array:
     """Ridge solve of vec Ŵ for fixed Ĥ: [k, d]."""
     k, d = state.heads.shape[1], state.A.shape[-1]
     hh = jnp.einsum("ni,nj->nij", state.heads, state.heads)
-    G = jnp.einsum("nij,nde->idje", hh, state.A).reshape(k * d, k * d) + ridge * jnp.eye(k * d)
+    G = jnp.einsum("nij,nde->idje", hh, state.A).reshape(k * d, k * d)
+    G = G + ridge * jnp.eye(k * d, dtype=G.dtype)
     rhs = jnp.einsum("ni,nd->id", state.heads, state.b).reshape(k * d)
-    return jnp.linalg.solve(G, rhs).reshape(k, d)
+    return spd_solve(G, rhs, ridge).reshape(k, d)
 
 
 def unknown_heads(feedback: FeedbackModel, cold_start: str = "population") -> Learner:
