@@ -119,9 +119,16 @@ def test_family_needs_a_random_key(key):
         make_family("f1", key)
 
 
-def test_family_rejects_a_batch_of_keys():
-    with pytest.raises(InstanceError, match="batch"):
-        make_family("f1", jax.random.split(jax.random.key(0), 2))
+def test_a_batch_of_keys_draws_a_batch_equal_to_single_draws():
+    keys = jax.random.split(jax.random.key(0), 3)
+    batch = make_family("f2", keys)
+    assert batch.batch_shape == (3,)
+    for b in range(3):
+        one = make_family("f2", keys[b])
+        for x, y in zip(jax.tree.leaves(one), jax.tree.leaves(jax.tree.map(lambda a: a[b], batch))):
+            np.testing.assert_array_equal(np.asarray(x), np.asarray(y))
+    with pytest.raises(InstanceError, match="key"):  # a 2-D batch is not a key batch
+        make_family("f1", jax.random.split(jax.random.key(0), (2, 2)))
 
 
 def test_f2_needs_more_responses_than_features():
@@ -136,7 +143,7 @@ def test_unmet_gap_guarantee_raises(monkeypatch):
     f = np.array([[[0.0, 0.0], [0.75, 0.0], [1.0, 0.0]]])  # rewards 0, .75, 1 for the one user
     low = Instance.create(features=f, reference=[0], heads=[[1.0, 0.0]], W=[[1.0, 0.0], [0.0, 1.0]])
     assert abs(float(min_gap(low)) - 0.25) < 1e-6
-    monkeypatch.setattr(families, "_jitted", lambda name, options: lambda key: low)
+    monkeypatch.setattr(families, "_jitted", lambda name, options, batched: lambda key: low)
     with pytest.raises(InstanceError, match="min_gap=0.3"):
         make_family("f1", jax.random.key(0), min_gap=0.3)
     assert make_family("f1", jax.random.key(0), min_gap=0.2) is low

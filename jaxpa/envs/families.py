@@ -210,17 +210,29 @@ def check_family_options(name: str, hyper: dict) -> None:
 
 
 @functools.lru_cache(maxsize=64)
-def _jitted(name: str, options: tuple):
-    return jax.jit(functools.partial(FAMILIES[name], **dict(options)))
+def _jitted(name: str, options: tuple, batched: bool):
+    draw = functools.partial(FAMILIES[name], **dict(options))
+    return jax.jit(jax.vmap(draw) if batched else draw)
+
+
+def _family_keys(key) -> tuple[Array, bool]:
+    """One key, or a 1-D batch of typed keys (``jax.random.split(key, B)``): (key, batched)."""
+    if isinstance(key, jax.Array) and jax.dtypes.issubdtype(key.dtype, jax.dtypes.prng_key) \
+            and key.ndim == 1 and key.shape[0] >= 1:
+        return key, True
+    return check_key(key), False
 
 
 def make_family(name: str, key: Array, **hyper) -> Instance:
-    """Draw one instance of a named family (jitted once per name and options; the 64 most recent
-    kept), checking the options first and, after the draw, that the gap guarantee was met where
-    the family makes one."""
+    """Draw one instance of a named family, or a batch of B instances (leading axis B) from a batch
+    of keys [B] (jitted once per name, options and batching; the 64 most recent kept), checking
+    the options first and, after the draw, that it is a valid instance and that the gap guarantee
+    was met where the family makes one. Inside your own jit/vmap, call ``FAMILIES[name]``
+    directly (the checks here run on the host)."""
     check_family_options(name, hyper)
     hyper = {opt: tuple(v) if isinstance(v, list) else v for opt, v in hyper.items()}  # hashable
-    inst = _jitted(name, tuple(sorted(hyper.items())))(check_key(key))
+    key, batched = _family_keys(key)
+    inst = _jitted(name, tuple(sorted(hyper.items())), batched)(key)
     try:  # options in range can still make a bad draw (p > 1, an overflowing scale): name it
         validate(inst)
     except InstanceError as err:
