@@ -26,15 +26,16 @@ import jax
 import jax.numpy as jnp
 
 from jaxpa.diagnostics.instance_diagnostics import Diagnostics, design, optimal_play_factors
+from jaxpa.envs.feedback import FeedbackModel, make_feedback
 from jaxpa.envs.instance import Instance, InstanceError
 
 Array = jax.Array
 
 
-@functools.partial(jax.jit, static_argnames=("feedback_name", "featurizer"))
+@functools.partial(jax.jit, static_argnames=("feedback", "featurizer"))
 def _coverage(inst: Instance, D_basis: Array, D_mask: Array, sizes: Array, keys: Array,
-              feedback_name: str, featurizer: str) -> tuple[Array, Array]:
-    F = optimal_play_factors(inst, design(inst, featurizer), feedback_name)  # [N, M, R, p]
+              feedback: FeedbackModel, featurizer: str) -> tuple[Array, Array]:
+    F = optimal_play_factors(inst, design(inst, featurizer), feedback)[0]  # [N, M, R, p]
     per_user = jnp.einsum("nm,nmrp,nmrq->npq", inst.prompt_probs, F, F)  # [N, p, p]
     rot = jnp.einsum("pi,npq,qj->nij", D_basis, per_user, D_basis)  # in the basis [D | D-perp]
     keep = D_mask[:, None] & D_mask[None, :]
@@ -55,11 +56,13 @@ def _coverage(inst: Instance, D_basis: Array, D_mask: Array, sizes: Array, keys:
 
 
 def user_coverage(inst: Instance, diag: Diagnostics, sizes, n_draws: int = 64,
-                  key: Array | None = None, rtol: float | None = None) -> dict:
+                  key: Array | None = None, rtol: float | None = None,
+                  feedback: str | FeedbackModel | None = None) -> dict:
     """Coverage of D by random subsets of users (module docstring).
 
-    inst: one unbatched instance; diag: ``diagnose(inst, feedback)`` of it (gives D, tol, the
-    feedback model and the design); sizes: subset sizes m (1 <= m <= N). Returns a dict of NumPy
+    inst: one unbatched instance; diag: ``diagnose(inst, feedback)`` of it (gives D, tol and the
+    design); feedback: the model ``diag`` was computed for (default: the one its label names);
+    sizes: subset sizes m (1 <= m <= N). Returns a dict of NumPy
     arrays: sizes [G]; lambda_D [G, n_draws]; covered_fraction [G] (lambda_D > tol);
     head_rank [G, n_draws] (numerical rank of the subset's heads, rtol as in diagnose); tol.
     """
@@ -72,8 +75,12 @@ def user_coverage(inst: Instance, diag: Diagnostics, sizes, n_draws: int = 64,
         raise InstanceError("user_coverage: every user must have nu(u) > 0")
     key = jax.random.key(0) if key is None else key
     keys = jax.random.split(key, int(n_draws))
+    feedback = make_feedback(diag.feedback if feedback is None else feedback)
+    if feedback.label != diag.feedback:
+        raise InstanceError(f"user_coverage: diagnostics for {diag.feedback!r}, feedback model "
+                            f"{feedback.label!r}")
     lam, s = _coverage(inst, diag.D_basis, diag.D_mask, jnp.asarray(sizes, jnp.int32), keys,
-                       diag.feedback, diag.featurizer)
+                       feedback, diag.featurizer)
     lam, s = np.asarray(lam, np.float64), np.asarray(s, np.float64)
     tol = float(diag.tol)
     rtol = float(diag.rtol) if rtol is None else rtol

@@ -17,26 +17,36 @@ import jax.numpy as jnp
 from scipy import stats
 
 from jaxpa.data.fit import (ChoiceData, as_choice_data, choice_logprobs, fit_personalized,
-                            fit_population)
+                            fit_population, row_mask)
 from jaxpa.data.panels import PanelError, PreferencePanel, subset
 
 Array = jax.Array
 
 
-def split_last(panel: PreferencePanel, n_test: int = 1) -> tuple[PreferencePanel, PreferencePanel]:
-    """(train, test): each user's last ``n_test`` choices form the test panel."""
+def split_masks(panel: PreferencePanel, n_test: int = 1, rows=None) -> tuple[np.ndarray, np.ndarray]:
+    """(train, test) as bool masks [n] over the panel's choices: among the choices of ``rows``
+    (default all), each user's last ``n_test`` (by ``trial``) are test choices, unless the user
+    has no more than ``n_test`` of them (then all are training choices)."""
     if isinstance(n_test, bool) or not isinstance(n_test, (int, np.integer)) or n_test < 1:
         raise PanelError(f"n_test: expected a positive integer, got {n_test!r}")
+    within = row_mask(panel, rows)
     user, trial = np.asarray(panel.user), np.asarray(panel.trial)
     order = np.lexsort((trial, user))
-    counts = np.bincount(user, minlength=panel.n_users)
+    order = order[within[order]]
+    counts = np.bincount(user[within], minlength=panel.n_users)
     start = np.concatenate([[0], np.cumsum(counts)[:-1]])
-    rank_from_end = np.empty(panel.n_choices, np.int64)
+    rank_from_end = np.full(panel.n_choices, np.iinfo(np.int64).max)
     rank_from_end[order] = (counts[user[order]] - 1) - (np.arange(order.size) - start[user[order]])
-    test = (rank_from_end < n_test) & (counts[user] > n_test)
+    test = within & (rank_from_end < n_test) & (counts[user] > n_test)
     if not test.any():
         raise PanelError(f"split_last: no user of {panel.name} has more than {n_test} choices")
-    return subset(panel, ~test), subset(panel, test)
+    return within & ~test, test
+
+
+def split_last(panel: PreferencePanel, n_test: int = 1) -> tuple[PreferencePanel, PreferencePanel]:
+    """(train, test): each user's last ``n_test`` choices form the test panel."""
+    train, test = split_masks(panel, n_test)
+    return subset(panel, train), subset(panel, test)
 
 
 @jax.jit
@@ -66,17 +76,20 @@ def mean_ci(per_user: np.ndarray, level: float = 0.95) -> dict:
     return {"mean": mean, "low": float(low), "high": float(high), "n_users": int(x.size)}
 
 
-def compare_models(test: PreferencePanel, models: dict[str, Array], baseline: str) -> dict:
-    """Held-out metrics of each model (name -> heads [U, d], or [d] for one shared vector).
+def compare_models(test: PreferencePanel, models: dict[str, Array], baseline: str,
+                   rows=None) -> dict:
+    """Held-out metrics of each model (name -> heads [U, d], or [d] for one shared vector) on
+    the choices of ``test`` (those of the mask ``rows`` [n] bool when given).
 
     Returns {model: {"loglik": ci, "accuracy": ci, "loglik_gain": ci, "accuracy_gain": ci}} where
     ci = mean_ci(...) over users, and the gains are paired differences against ``baseline``.
     """
-    data, user = as_choice_data(test), np.asarray(test.user)
+    keep = row_mask(test, rows)
+    data, user = as_choice_data(test), np.asarray(test.user)[keep]
     per_user = {}
     for name, heads in models.items():
         heads = jnp.broadcast_to(jnp.asarray(heads), (test.n_users, test.d))
-        ll, acc = (np.asarray(x, np.float64) for x in choice_metrics(heads, data, test.user))
+        ll, acc = (np.asarray(x, np.float64)[keep] for x in choice_metrics(heads, data, test.user))
         per_user[name] = {"loglik": per_user_mean(ll, user, test.n_users),
                           "accuracy": per_user_mean(acc, user, test.n_users)}
     out = {}
@@ -87,32 +100,60 @@ def compare_models(test: PreferencePanel, models: dict[str, Array], baseline: st
     return out
 
 
-def select_shrinkage(train: PreferencePanel, grid, n_iter: int = 30) -> tuple[float, np.ndarray]:
+def select_shrinkage(train: PreferencePanel, grid, n_iter: int = 30,
+                     rows=None) -> tuple[float, np.ndarray]:
     """Shrinkage with the best mean validation log-likelihood per user, the validation choices
-    being each user's last training choice: (best value, mean validation loglik per grid value)."""
+    being each user's last training choice: (best value, mean validation loglik per grid value).
+    ``rows`` [n] bool: the training choices of ``train`` (default all of them)."""
     grid = np.asarray(grid, np.float64)
-    fit_part, val = split_last(train, 1)
-    population = fit_population(fit_part, n_iter=n_iter)
-    heads, _ = fit_personalized(fit_part, population, grid, n_iter=n_iter)
-    data, user = as_choice_data(val), np.asarray(val.user)
+    fit_part, val = split_masks(train, 1, rows)
+    population = fit_population(train, n_iter=n_iter, rows=fit_part)
+    heads, _ = fit_personalized(train, population, grid, n_iter=n_iter, rows=fit_part)
+    data, user = as_choice_data(train), np.asarray(train.user)[val]
     scores = []
     for h in heads:  # [S] is small; the metric program compiles once
-        ll, _ = choice_metrics(h, data, val.user)
-        scores.append(np.nanmean(per_user_mean(np.asarray(ll, np.float64), user, val.n_users)))
+        ll = np.asarray(choice_metrics(h, data, train.user)[0], np.float64)[val]
+        scores.append(np.nanmean(per_user_mean(ll, user, train.n_users)))
     scores = np.asarray(scores)
     return float(grid[int(np.argmax(scores))]), scores
 
 
+def with_population(heads: Array, theta_pop: Array, thin=None) -> Array:
+    """Heads [U, d] (or [S, U, d]) with the rows of the users marked in ``thin`` [U] bool
+    replaced by theta_pop [d] (users served the population fit); ``thin`` None: unchanged."""
+    if thin is None:
+        return heads
+    return jnp.where(jnp.asarray(thin, bool)[:, None], theta_pop, heads)
+
+
+def fit_at(panel: PreferencePanel, population, shrinkage: float, grid_size: int, n_iter: int = 30,
+           rows=None) -> tuple[Array, Array]:
+    """``fit_personalized`` at one shrinkage value through the program of a grid of
+    ``grid_size`` values (every entry set to it; a few more fits, one compilation less):
+    (heads [U, d], gradient norms [U])."""
+    heads, grad_norm = fit_personalized(panel, population, np.full(grid_size, shrinkage),
+                                        n_iter=n_iter, rows=rows)
+    return heads[0], grad_norm[0]
+
+
 def heldout_comparison(panel: PreferencePanel, grid=(0.3, 1.0, 3.0, 10.0, 30.0, 100.0),
-                       n_test: int = 1, n_iter: int = 30) -> dict:
+                       n_test: int = 1, n_iter: int = 30, thin=None) -> dict:
     """The whole held-out study: split, population fit, shrinkage chosen on validation,
-    personalized fit, metrics. Returns a dict with the fits (arrays) and the metric table."""
-    train, test = split_last(panel, n_test)
-    population = fit_population(train, n_iter=n_iter)
-    best, val_scores = select_shrinkage(train, grid, n_iter)
-    heads, grad_norm = fit_personalized(train, population, best, n_iter=n_iter)
-    table = compare_models(test, {"population": population.theta, "personalized": heads},
-                           baseline="population")
-    return {"population": population, "heads": heads, "shrinkage": best, "grid": np.asarray(grid),
+    personalized fit, metrics. ``thin`` [U] bool: users served the population fit (their
+    personalized head is the population fit of the training part). Returns a dict with the fits
+    (arrays) and the metric table.
+
+    Every fit is on the whole panel with a mask of the choices it uses, and the personalized fit
+    at the chosen shrinkage runs as the grid's program with every entry set to it: one compiled
+    program per kind of fit, whatever the split."""
+    grid = np.asarray(grid, np.float64)
+    train, test = split_masks(panel, n_test)
+    population = fit_population(panel, n_iter=n_iter, rows=train)
+    best, val_scores = select_shrinkage(panel, grid, n_iter, rows=train)
+    heads, grad_norm = fit_at(panel, population, best, grid.size, n_iter, rows=train)
+    heads = with_population(heads, population.theta, thin)
+    table = compare_models(panel, {"population": population.theta, "personalized": heads},
+                           baseline="population", rows=test)
+    return {"population": population, "heads": heads, "shrinkage": best, "grid": grid,
             "validation_loglik": val_scores, "max_grad_norm": float(jnp.max(grad_norm)),
-            "n_train": train.n_choices, "n_test": test.n_choices, "table": table}
+            "n_train": int(train.sum()), "n_test": int(test.sum()), "table": table}

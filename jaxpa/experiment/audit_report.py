@@ -1,0 +1,260 @@
+"""The audit's outputs, from the dict of ``jaxpa.data.audit.run_audit``: report.md (the verdict
+first, then the evidence, each section naming the function and the summary.json key behind its
+numbers), summary.json, curves.npz (regret curves, bootstrap replicates, SubOpt cells) and the
+figures of audit_figures.py, written as one unit through the result store (``write_audit``:
+``begin_outputs``, every file stamped with the config hash, the manifest last)."""
+from __future__ import annotations
+
+import copy
+
+import numpy as np
+
+from jaxpa.experiment.audit_figures import audit_figures
+from jaxpa.experiment.outputs import _close, format_table
+from jaxpa.results import Store, config_hash
+
+RULE = ("holds if UD holds in >= {p:.0%} of bootstrap replicates on resolved heads *and* on raw "
+        "heads; fails if it holds in <= {q:.0%} of both; undetermined otherwise")
+
+
+def _g(x, digits: int = 3) -> str:
+    return "n/a" if x is None else str(x) if isinstance(x, str) else f"{x:.{digits}g}"
+
+
+def _ci(c: dict, fmt: str = "{:.3f}") -> str:
+    return f"{fmt.format(c['mean'])} [{fmt.format(c['low'])}, {fmt.format(c['high'])}]"
+
+
+def _direction(w: dict) -> str:
+    items = sorted(w["feature_contrast"].items(), key=lambda kv: -abs(kv[1]))
+    contrast = " ".join(f"{v:+.2f}·{k}" for k, v in items if abs(v) >= 0.1)
+    taste = ", ".join(f"{k} {v:+.2f}" for k, v in sorted(w["user_taste"].items(),
+                                                         key=lambda kv: -abs(kv[1]))[:2])
+    return f"the contrast {contrast} (for users whose taste leans {taste})"
+
+
+def diversity_sentence(b: dict) -> str:
+    """The one sentence: is one more user worth more than more choices of the same users?"""
+    x = b["exchange"]
+    head = (f"With a budget of {x['budget']:.0f} comparisons (policy '{b['policy']}'), spreading "
+            f"them over {x['n_most']} users gives SubOpt {x['subopt_most']:.3g} per round on the "
+            f"whole population, against {x['subopt_few']:.3g} from {x['n_few']} users")
+    if x["few_needs"] is None:
+        return (head + f"; {x['n_few']} users do not match it even with {x['max_budget']:.0f} "
+                f"comparisons, so each extra user is worth more than "
+                f"{(x['max_budget'] - x['budget']) / max(x['n_most'] - x['n_few'], 1):.0f} extra "
+                f"comparisons from existing users: favour more users.")
+    if x["choices_per_extra_user"] <= 0:
+        return head + ": concentrating on few users costs nothing here; user diversity is not " \
+                      "the bottleneck."
+    return (head + f"; {x['n_few']} users need {x['few_needs']:.0f} comparisons to match, so one "
+            f"more user is worth about {x['choices_per_extra_user']:.0f} extra comparisons from "
+            f"existing users.")
+
+
+def verdict_paragraph(r: dict, config: dict) -> str:
+    u = r["ud"]
+    lines = [f"## Verdict: user diversity **{u['verdict'].upper()}**\n",
+             f"UD held in {u['frac_resolved']:.0%} of {u['n_boot']} bootstrap replicates (users and "
+             f"choices resampled) on resolved heads (rank {u['point_rank']}, CI "
+             f"[{u['rank_ci'][0]:g}, {u['rank_ci'][1]:g}]) and in {u['frac_raw']:.0%} on raw heads; "
+             f"rule: {RULE.format(p=u['level'], q=1 - u['level'])}. λ_D = "
+             f"{_g(u['resolved']['lambda_D'])} for the resolved point estimate; in the replicates "
+             f"median {_g(float(np.median(u['lambda_D_resolved'])))}, {u['level']:.0%} interval "
+             f"[{_g(u['lambda_D_ci'][0])}, {_g(u['lambda_D_ci'][1])}] (refitting adds noise, "
+             f"which moves λ_D: read the interval as its spread, not as a bias-free CI)."]
+    meaning = {"holds": "personalization is cheap here: optimal play by these users identifies "
+                        "every decision-relevant direction, so plain greedy learning can suffice "
+                        "(check the simulated regret below).",
+               "fails": "some decision-relevant direction is never seen in these users' optimal "
+                        "play: consistent learners will pay ~log T regret, greedy may lock in; "
+                        "collect feedback from users who differ along the directions listed below.",
+               "undetermined": "the log cannot tell: the resolved and raw readings of the heads "
+                               "disagree or the replicates are split. More choices per user "
+                               "(or more users) are needed before deciding."}
+    lines.append(f"\nWhat it means: {meaning[u['verdict']]}")
+    t = r["heldout"]["table"]["personalized"]
+    lines.append(f"- Held-out: personalized minus population log-likelihood per choice "
+                 f"{_ci(t['loglik_gain'])}, accuracy gain {_ci(t['accuracy_gain'])} "
+                 f"({t['loglik']['n_users']} users).")
+    if r.get("coverage", {}).get("worst"):
+        w = r["coverage"]["worst"][0]
+        lines.append(f"- Least covered decision direction: {_direction(w)}; eigenvalue "
+                     f"{w['eigenvalue']:.3g} ({w['relative']:.2g} of the largest).")
+    if "simulate" in r:
+        lines.append("- Simulated on the calibrated population: " + "; ".join(
+            f"{k} R(T) = {v['stats']['final_mean']:.1f} ({v['stats']['verdict']})"
+            for k, v in r["simulate"].items()) + f" (T = {config['horizon']}; smallest gap "
+            f"Δ_min = {_g(u['resolved']['min_gap'], 2)}: with small gaps even greedy pays ~log T, "
+            f"MODEL.md F6).")
+    if "budget" in r:
+        lines.append("- Diversity versus volume: " + diversity_sentence(r["budget"]))
+    return "\n".join(lines) + "\n"
+
+
+def _evidence(r: dict, config: dict) -> list[str]:
+    lg, fit, h = r["log"], r["population_fit"], r["heldout"]
+    cpu = np.asarray(lg["choices_per_user"])
+    parts = ["## Evidence\n", "### 1. The log (preference_log.read_preference_log; `log`)\n",
+             f"{lg['rows']} rows, {lg['choices']} choice sets, {lg['users']} users "
+             f"({cpu.min()}–{cpu.max()} choices each, median {np.median(cpu):g}), up to "
+             f"{lg['alternatives']} alternatives, features {', '.join(lg['features'])}; reference: "
+             f"{r['instance']['reference']}. Thin users (< {lg['min_choices']} choices, served the "
+             f"population fit): {len(lg['thin_users'])}.\n",
+             "### 2. Fits (study.panel_study, as `jaxpa run real`; `population_fit`, `heldout`, "
+             "`heads`)\n", "```"]
+    rows = [{"feature": n, "theta": f"{t:.5g}", "s.e.": f"{s:.3g}"}
+            for n, t, s in zip(lg["features"], fit["theta"], fit["std_errors"])]
+    parts += [format_table(rows, ["feature", "theta", "s.e."]),
+              f"log-likelihood {fit['loglik']:.3f}, gradient norm {fit['grad_norm']:.1e}", "```\n"]
+    rows = [{"model": m, "loglik/choice [95% CI]": _ci(v["loglik"]), "accuracy": _ci(v["accuracy"]),
+             "loglik gain": _ci(v["loglik_gain"])} for m, v in h["table"].items()]
+    parts += [f"Held out: each user's last {config['n_test']} choices ({h['n_test']} in all); "
+              f"shrinkage {h['shrinkage']:g} pseudo-choices chosen on validation from "
+              f"{', '.join(f'{g:g}' for g in h['grid'])}.\n", "```",
+              format_table(rows, list(rows[0])), "```\n"]
+    raw = r["raw"]
+    if "ud" not in r:
+        spec = raw["spectrum"]
+        parts += ["### 3. Heads and diagnostics (study.panel_diagnostics; `raw`)\n",
+                  f"Head singular values / largest: {np.round(spec['relative'], 4).tolist()} "
+                  f"(numerical rank {spec['rank']}, rtol 1e-5). Personalized design: "
+                  f"{raw['personalized']['explanation']} Population design (one shared reward): "
+                  f"{raw['population']['explanation']} (no UD bootstrap: section ud not run)\n"]
+        return parts
+    u = r["ud"]
+    parts += ["### 3. Heads and UD with uncertainty (ud_bootstrap.ud_bootstrap; `ud`, `raw`)\n",
+              "Singular values of the standardized heads: "
+              f"{np.round(u['point_singular_values'], 3).tolist()}; "
+              f"noise floor τ = {u['tau']:.3g} (the {u['level']:.0%} quantile of the bootstrap head "
+              f"noise's top singular value): resolved rank {u['point_rank']} "
+              f"(replicates' {u['level']:.0%} CI [{u['rank_ci'][0]:g}, {u['rank_ci'][1]:g}]); numerical "
+              f"rank at rtol 1e-5, as `jaxpa run real` reports it: {raw['spectrum']['rank']}.\n", "```"]
+    med = lambda k: _g(float(np.median(u[k])))
+    rows = [{"heads": f"resolved (rank {u['point_rank']})",
+             "UD holds in": f"{u['frac_resolved']:.0%}",
+             "lambda_D median [CI]": f"{med('lambda_D_resolved')} [{_g(u['lambda_D_ci'][0])}, "
+                                     f"{_g(u['lambda_D_ci'][1])}]"},
+            {"heads": "raw", "UD holds in": f"{u['frac_raw']:.0%}",
+             "lambda_D median [CI]": f"{med('lambda_D_raw')} [{_g(u['lambda_D_raw_ci'][0])}, "
+                                     f"{_g(u['lambda_D_raw_ci'][1])}]"}]
+    grid, chosen = np.asarray(config["grid"]), np.asarray(u["shrinkage"])
+    picks = ", ".join(f"{g:g}: {np.mean(chosen == g):.0%}" for g in grid if np.any(chosen == g))
+    parts += [format_table(rows, list(rows[0])), "```\n",
+              f"Shrinkage chosen by the replicates (out-of-bag choices): {picks}.\n",
+              f"Point estimate with resolved heads: dim D = {u['resolved']['dim_D']}, rank Σ* = "
+              f"{u['resolved']['rank_sigma']}. Raw heads at the chosen shrinkage (the diagnostics "
+              f"`jaxpa run real` reports): {raw['personalized']['explanation']} "
+              f"Population design (one shared reward): {raw['population']['explanation']}\n"]
+    return parts
+
+
+def _coverage(r: dict) -> list[str]:
+    c = r["coverage"]
+    parts = ["### 4. Coverage (audit_coverage, study.panel_coverage; `coverage`)\n",
+             "Least covered decision directions (smallest eigenvalues of Σ* on D, standardized "
+             "features):\n"]
+    parts += [f"{i + 1}. {_direction(w)}: eigenvalue {w['eigenvalue']:.3g} "
+              f"({w['relative']:.2g} of the largest)" for i, w in enumerate(c["worst"])]
+    cov, g = c["random"], c["greedy"]
+    rows = [{"users m": int(m), "P(cover D)": f"{f:.2f}", "median lambda_D": f"{np.median(l):.3g}"}
+            for m, f, l in zip(cov["sizes"], cov["covered_fraction"], cov["lambda_D"])]
+    labels = c["user_labels"]
+    picks = ", ".join(str(labels[i]) for i in g["order"][:10])
+    parts += ["", f"Random subsets of m users ({cov['lambda_D'].shape[1]} draws each): 90% cover D "
+              f"from m = {cov['users_needed_90']}. Greedy pick (largest information gain first): "
+              f"covers D after {g['users_to_cover']} user(s); first picks: {picks}.\n", "```",
+              format_table(rows, list(rows[0])), "```\n"]
+    return parts
+
+
+def _simulations(r: dict, config: dict) -> list[str]:
+    parts = []
+    if "simulate" in r:
+        rows = [{"learner": k, "R(T)": f"{s['final_mean']:.1f}",
+                 "R(T)-R(T/2) [CI]": f"{s['added_mean']:.1f} [{s['added_low']:.1f}, "
+                                     f"{s['added_high']:.1f}]",
+                 "late slope [CI]": f"{s['slope']:.2f} [{s['slope_low']:.2f}, "
+                                    f"{s['slope_high']:.2f}]",
+                 "stuck": f"{s['stuck_fraction']:.2f}", "verdict": s["verdict"]}
+                for k, v in r["simulate"].items() for s in [v["stats"]]]
+        parts += ["### 5. What personalization would cost (audit_sim.simulate_learners; `simulate`)\n",
+                  f"Calibrated population with resolved heads, {r['instance']['n_prompts']} choice sets "
+                  f"as prompts, {config['feedback']} feedback, T = {config['horizon']}, "
+                  f"{config['seeds']} seeds "
+                  f"(regret.png).\n", "```", format_table(rows, list(rows[0])), "```\n"]
+    if "budget" in r:
+        b = r["budget"]
+        mean = np.asarray(b["subopt"]).mean(axis=-1)
+        rows = [{"users": int(n), **{f"B={int(B)}": f"{v:.3g}" for B, v in zip(b["budgets"], m)}}
+                for n, m in zip(b["users"], mean)]
+        on = b["online"]
+        rows_on = [{"users": int(n), "deployed regret/round": f"{d.mean():.3g}",
+                    "regret/round while learning": f"{c.mean():.3g}"}
+                   for n, d, c in zip(b["users"], on["deployed"], on["collection"])]
+        parts += ["### 6. Diversity versus volume (audit_sim.subopt_for_budget, greedy_for_budget; "
+                  "`budget`)\n", diversity_sentence(b) + "\n",
+                  f"Offline: mean SubOpt on the whole population of the plug-in policy fitted on B "
+                  f"comparisons (policy '{b['policy']}') from random subsets of n users "
+                  f"({np.shape(b['subopt'])[-1]} draws per cell; budget.png):\n", "```",
+                  format_table(rows, list(rows[0])), "```\n",
+                  f"Online: greedy learns for B = {b['online_budget']} rounds from n users, then "
+                  f"serves everyone ({np.shape(on['deployed'])[-1]} draws):\n", "```",
+                  format_table(rows_on, list(rows_on[0])), "```\n"]
+    return parts
+
+
+def markdown(summary: dict) -> str:
+    """The report's text (verdict first) from the summary (config, metadata, results)."""
+    r, config = summary["results"], summary["config"]
+    parts = [f"# Personalization audit of {r['log']['source']}\n",
+             f"`jaxpa audit` (jax {summary['metadata']['jax']}, {summary['metadata']['backend']}; "
+             f"seed {config['seed']}, label {config['label']!r}; {summary['seconds']:.0f} s)\n"]
+    if "ud" in r:
+        parts.append(verdict_paragraph(r, config))
+    parts += _evidence(r, config)
+    if "coverage" in r:
+        parts += _coverage(r)
+    parts += _simulations(r, config)
+    return "\n".join(parts)
+
+
+BULKY = ("holds_resolved", "holds_raw", "lambda_D_resolved", "lambda_D_raw", "coverage_resolved",
+         "rank", "shrinkage")
+
+
+def split_arrays(results: dict) -> tuple[dict, dict[str, np.ndarray]]:
+    """(results without their bulky arrays, those arrays for curves.npz): regret and mistakes of
+    every simulated learner, the bootstrap replicates, the offline SubOpt cells."""
+    r = copy.deepcopy(results)
+    arrays = {}
+    for label, s in r.get("simulate", {}).items():
+        arrays[f"regret/{label}"] = s.pop("regret")
+        arrays[f"mistakes/{label}"] = s.pop("mistakes")
+        arrays["checkpoints"] = s.pop("checkpoints")
+    for k in BULKY:
+        if k in r.get("ud", {}):
+            arrays[f"bootstrap/{k}"] = np.asarray(r["ud"].pop(k))
+    if "budget" in r:
+        arrays["budget/subopt"] = np.asarray(r["budget"].pop("subopt"))
+    return r, arrays
+
+
+def write_audit(store: Store, results: dict, config: dict, metadata: dict, seconds: float) -> str:
+    """Every output of the audit as one unit (module docstring); returns the report's text."""
+    stamp = config_hash(config)
+    light, arrays = split_arrays(results)
+    summary = {"config": config, "metadata": metadata, "seconds": seconds, "results": light}
+    text = markdown(dict(summary, results=results))
+    figures = audit_figures(results)
+    try:
+        store.begin_outputs()
+        store.write_text("report.md", text, stamp)
+        store.write_json("summary.json", summary, stamp)
+        store.write_npz("curves.npz", arrays, stamp)
+        for name, fig in figures.items():
+            store.write_png(name, fig, stamp)
+        store.finish_outputs(stamp, metadata)
+    finally:
+        _close(figures.values())
+    return text
