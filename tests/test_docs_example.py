@@ -125,3 +125,19 @@ def test_bring_your_own_model_runs_through_simulate(doc, kind):
     assert compiled_program._cache_size() == size
     _cumulative_and_finite(again)
     assert not np.allclose(again.regret, curves.regret)  # the new values reached the run
+
+
+def test_readme_api_block_runs():
+    """The README's "API in 15 lines" block runs as printed and builds what its comments say."""
+    readme = (ROOT / "README.md").read_text()
+    match = re.search(r"^## The API in 15 lines\n.*?^```python\n(.*?)\n```$", readme, re.S | re.M)
+    assert match, "README has no API block"
+    ns, printed = {"__name__": "readme_api"}, io.StringIO()
+    with contextlib.redirect_stdout(printed):
+        exec(compile(match.group(1), "README.md (API block)", "exec"), ns)
+    first, batch = ns["sweep_curves"], ns["curves"]
+    C = first.checkpoints.shape[0]
+    assert first.regret.shape == (3, 100, C) and batch.regret.shape[:2] == (8, 50)
+    for c in (first, batch):
+        _cumulative_and_finite(c)
+    assert f"(3, 100, {C})" in printed.getvalue()

@@ -192,3 +192,22 @@ def test_two_processes_give_the_one_process_results(tmp_path):
             np.testing.assert_array_equal(b["curves"][key], value)
         elif key.endswith("regret"):
             np.testing.assert_allclose(b["curves"][key], value, rtol=1e-6, atol=1e-4)
+
+
+def test_readme_experiment_example_runs_and_loads(tmp_path):
+    """The README's "Experiments are data" example, as printed: the file runs through the CLI
+    (at a smaller horizon) and the loading block finds the curves it names."""
+    import re
+    readme = (ROOT / "README.md").read_text()
+    section = readme.split("## Experiments are data", 1)[1]
+    experiment, loading = re.findall(r"^```python\n(.*?)\n```$", section, re.S | re.M)[:2]
+    assert experiment.startswith("# experiments/my_sweep.py")
+    path = tmp_path / "my_sweep.py"
+    path.write_text(experiment)
+    out = tmp_path / "results" / "my_sweep"
+    assert main(["run", str(path), "--size", "quick", "--horizon", "150", "--seeds", "2",
+                 "--draws", "1", "--quiet", "--no-cache", "--out", str(out)]) == 0
+    ns = {}
+    exec(loading.replace('"results/my_sweep"', repr(str(out))), ns)
+    assert ns["res"]["curves"]["holds__ucb[alpha=0.5]__regret"].shape[:2] == (1, 2)
+    assert len(ns["res"]["rows"]) == 8  # 2 populations x 4 alphas

@@ -177,6 +177,6 @@ def test_make_family_draws_with_extreme_numbers(scale):
 
 def test_family_keys_and_names_like_the_runner():
     with pytest.raises(InstanceError, match="key"):
-        make_family("f6", jax.random.split(jax.random.key(0), 2), **F6)
+        make_family("f6", jax.random.split(jax.random.key(0), (2, 2)), **F6)  # a 1-D batch is fine
     with pytest.raises(InstanceError, match="unknown family"):
         make_family(["f6"], jax.random.key(0))

@@ -10,9 +10,10 @@ and the wrapped learner otherwise: constant eps with epsilon_c = 0, the decaying
 epsilon = 0. Wrappers compose (``epsilon_greedy(warm_start(greedy(fb)))``); their hyperparameters
 nest the wrapped learner's in ``inner`` (``learners.set_hparams`` addresses leaves by name).
 
-The wrapped learner always updates on the round, whoever chose the action. A schedule that depends
-on the round only (the warm start) is a ``lax.cond`` on the unbatched round index, so one branch
-runs; the epsilon coin is per seed.
+The wrapped learner always updates on the round, whoever chose the action. Both actions are
+computed and one is selected (``jnp.where``): a ``lax.cond`` would copy the learner's state into
+its branches every round, which costs more than the wrapped learner's act; the epsilon coin is
+per seed.
 """
 from __future__ import annotations
 
@@ -71,10 +72,11 @@ def _wrap(learner: Learner, name: str, explore_when, default_hparams) -> Learner
 
     def act(key, state, ctx, hparams):
         k_rule, k_unif, k_inner = jax.random.split(key, 3)
-        return jax.lax.cond(explore_when(k_rule, ctx, hparams),
-                            lambda: feedback.uniform_action(k_unif, ctx.features.shape[0],
-                                                            ctx.reference),
-                            lambda: learner.act(k_inner, state, ctx, hparams.inner))
+        # a select, not a lax.cond: a cond hands the learner's whole state (V^-1: [seeds, p, p])
+        # to its branches, which XLA copies every round; the uniform action costs next to nothing
+        return jnp.where(explore_when(k_rule, ctx, hparams),
+                         feedback.uniform_action(k_unif, ctx.features.shape[0], ctx.reference),
+                         learner.act(k_inner, state, ctx, hparams.inner))
 
     def update(state, ctx, action, obs, hparams):
         return learner.update(state, ctx, action, obs, hparams.inner)
