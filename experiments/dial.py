@@ -44,7 +44,7 @@ EXPERIMENT = Experiment(
     n_checkpoints=120,  # fine enough that R(n0) is read close to n0 (dial_stats.warm_regret)
     # Size.draws, when given, sets the draws of every population (dial lines and F1 draws alike)
     sizes={"tiny": Size(horizon=1_200, seeds=4, draws=2),
-           "quick": Size(horizon=5_000, seeds=16, draws=8),
+           "quick": Size(horizon=4_000, seeds=8, draws=6),
            "default": Size(horizon=40_000, seeds=32)},
     analyze=dial_analysis([p.label for p in DIALS], [p.label for p in DRAWS], n0_focus=300),
     description=("Greedy's plateau (R(T) - R(n0) over the seeds that do not lock a cell) and its "

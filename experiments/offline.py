@@ -25,7 +25,7 @@ EXPERIMENT = Experiment(
                         extra={"grid_points": 16, "n_boot": 100}),
            "quick": Size(horizon=100_000, seeds=1024, draws=2,
                          extra={"grid_points": 28, "n_boot": 300}),
-           "default": Size(horizon=1_000_000, seeds=4096, draws=4,
+           "default": Size(horizon=1_000_000, seeds=4096, draws=8,
                            extra={"grid_points": 32, "n_boot": 1000}),
            # the evidence size: 8 matched draws a side, 4096 seeds (the tail of SubOpt resolved
            # by >= 16 of them), greedy's online prefix on the first draw

@@ -30,7 +30,7 @@ EXPERIMENT = Experiment(
               Learners("oracle", "oracle")],
     feedback="bt_ref",
     sizes={"tiny": Size(horizon=300, seeds=2, extra={"coverage_draws": 4}),
-           "quick": Size(horizon=3_000, seeds=8, extra={"coverage_draws": 16}),
+           "quick": Size(horizon=2_000, seeds=4, extra={"coverage_draws": 16}),
            "default": Size(horizon=20_000, seeds=32, extra={"coverage_draws": 64})},
     analyze=real_analysis(PANELS, personalized=f"greedy[warm_start={WARM}]"),
     description=__doc__.split("\n\n")[0].replace("\n", " "),
