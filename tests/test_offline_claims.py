@@ -228,6 +228,23 @@ def test_outcome_functions_follow_the_ud_status():
     assert judge("x", "s", without_ud(cls, ~ud), "").verdict == "inconclusive"
 
 
+def test_uniform_control_not_supported_when_uniform_logs_read_faster(probe_runs):
+    """The uniform control's 'not supported' branch on the probe's own records. No cheap run makes
+    uniform logging fail (it logs every direction; only a missing margin bends n(eps), and at this
+    depth the no-margin probe's uniform logs stay undetermined), so the per-draw classes are set
+    by hand: uniform logs that read 'faster' (a power law) on most draws refute the control."""
+    import copy
+    uni = [copy.deepcopy(r) for r in probe_runs[1] if r["policy"] == "uniform"]
+    assert len(uni) >= 4
+    for r in uni[1:]:
+        r["test"]["class"] = FASTER
+    (c,) = offline_claims(uni)
+    assert c.name == "C4 uniform control" and c.verdict == "not supported", c
+    for r in uni:
+        r["test"]["class"] = LOG
+    assert offline_claims(uni)[0].verdict == "supported"
+
+
 # ----- the experiment ------------------------------------------------------------------------------
 @pytest.mark.slow
 def test_offline_experiment_tiny_runs_and_resumes(tmp_path, capsys):
