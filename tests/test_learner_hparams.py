@@ -2,7 +2,6 @@
 traced or compiled: every malformed value is a clear InstanceError naming the hyperparameter (no
 OverflowError, no silent truncation or wrap-around when a value is cast to the learner's dtype),
 and valid values arrive exactly."""
-import dataclasses
 
 import numpy as np
 import pytest
@@ -11,7 +10,7 @@ import jax.numpy as jnp
 
 from jaxpa import InstanceError, make_learner, set_hparams, simulate
 from jaxpa.learners import flat_hparams
-from jaxpa.learners.hparams import check_hparams
+from jaxpa.learners.hparams import check_hparams, replace_leaves
 from jaxpa.runner.simulate import compiled_program
 from tests.helpers import contract_instance
 
@@ -31,21 +30,6 @@ def tripwire(name: str):
         raise Traced(name)
 
     return learner._replace(init=trip, act=trip, update=trip)
-
-
-def unchecked(hp, **values):
-    """``hp`` with leaves replaced by name along the nest and no check (``set_hparams`` checks
-    each value itself): what reaches ``simulate`` when a caller builds the dataclasses by hand."""
-    def replace(obj):
-        updates = {}
-        for f in dataclasses.fields(obj):
-            value = getattr(obj, f.name)
-            if dataclasses.is_dataclass(value) and not isinstance(value, type):
-                updates[f.name] = replace(value)
-            elif f.name in values:
-                updates[f.name] = values[f.name]
-        return obj.replace(**updates)
-    return replace(hp)
 
 
 # (learner, hyperparameters, what the message must say, whether set_hparams can tell: the
@@ -84,7 +68,7 @@ BAD = [
                          ids=[f"{n}-{'-'.join(v)}-{i}" for i, (n, v, _, _) in enumerate(BAD)])
 def test_bad_hyperparameters_are_rejected_before_compiling(name, values, message, at_set):
     learner = tripwire(name)
-    hp = unchecked(learner.default_hparams(), **values)
+    hp = replace_leaves(learner.default_hparams(), values)  # unchecked, as if built by hand
     n_programs = compiled_program._cache_size()
     with pytest.raises(InstanceError, match=message) as err:
         simulate(jax.random.key(0), contract_instance(), "bt_ref", learner, hp, horizon=HORIZON,

@@ -15,6 +15,7 @@ import jax.numpy as jnp
 from jaxpa import make_family, make_feedback, make_learner, set_hparams, simulate
 from jaxpa.envs.instance import InstanceError, gaps
 from jaxpa.learners import neural as nn_learner
+from jaxpa.learners.hparams import replace_leaves
 from jaxpa.runner import init_state, rollout, seed_keys
 from tests.helpers import contract_instance
 
@@ -151,9 +152,7 @@ def test_learning_rate_reaches_the_optimiser_as_a_sweep(inst, learner):
             np.testing.assert_allclose(swept.regret[i, s],
                                        np.cumsum(rec.regret)[swept.checkpoints - 1], rtol=1e-5,
                                        atol=1e-5)
-    frozen_hp = jax.tree_util.tree_map_with_path(  # set_hparams would refuse lr = 0
-        lambda path, x: jnp.zeros_like(x) if 'learning_rate' in jax.tree_util.keystr(path) else x,
-        hp)
+    frozen_hp = replace_leaves(hp, {"learning_rate": jnp.float32(0.0)})  # set_hparams refuses 0
     frozen, _ = _runner(learner, T)(jax.random.key(0), inst, frozen_hp)
     start = init_state(jax.random.key(0), inst, learner, frozen_hp)
     chex.assert_trees_all_close(frozen.params, start.params)

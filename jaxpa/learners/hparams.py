@@ -10,7 +10,7 @@ hyperparameters in its field ``inner``; field names are unique along the nest, s
 from __future__ import annotations
 
 import dataclasses
-from typing import Any
+from typing import Any, Callable
 
 import numpy as np
 import jax
@@ -148,16 +148,27 @@ def set_hparams(hp, **values):
     if unknown:
         raise InstanceError(f"unknown hyperparameters {unknown}; known: {sorted(known)}")
 
+    def checked(field, old, new):  # checked, then in the leaf's dtype (no retracing)
+        return jnp.asarray(_check_leaf(f"set_hparams: {field.name}",
+                                       field.metadata.get("hparam", Bound()), new, None,
+                                       jnp.asarray(old).dtype))
+
+    return replace_leaves(hp, values, checked)
+
+
+def replace_leaves(hp, values: dict, convert: Callable | None = None):
+    """A copy of ``hp`` with the leaves named in ``values`` replaced anywhere along the nest, by
+    ``convert(field, old, new)`` if given, else as they are (no check: ``set_hparams`` is the
+    checked entry point)."""
     def replace(obj):
         updates = {}
         for f in dataclasses.fields(obj):
             value = getattr(obj, f.name)
             if dataclasses.is_dataclass(value) and not isinstance(value, type):
                 updates[f.name] = replace(value)
-            elif f.name in values:  # checked, then in the leaf's dtype (no retracing)
-                updates[f.name] = jnp.asarray(_check_leaf(
-                    f"set_hparams: {f.name}", f.metadata.get("hparam", Bound()), values[f.name],
-                    None, jnp.asarray(value).dtype))
+            elif f.name in values:
+                updates[f.name] = values[f.name] if convert is None else convert(f, value,
+                                                                                 values[f.name])
         return obj.replace(**updates)
 
     return replace(hp)
