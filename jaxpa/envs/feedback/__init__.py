@@ -20,7 +20,7 @@ FEEDBACK_MODELS: dict[str, type[FeedbackModel]] = {
 def make_feedback(name: str | FeedbackModel, **options) -> FeedbackModel:
     """A feedback model by name (options are its fields, e.g. ``make_feedback("bt_duel",
     second="runner_up")``); a model passed in is returned as it is. Unknown names and options
-    raise ValueError listing the known ones."""
+    raise InstanceError (a ValueError) listing the known ones."""
     if isinstance(name, FeedbackModel):
         if options:
             raise InstanceError(f"make_feedback: options {sorted(options)} given with a model "
