@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 import jax
 
-from jaxpa import Instance, gaps, make_learner, set_hparams, simulate, validate
+from jaxpa import Instance, gaps, make_learner, set_hparams, validate
 from jaxpa.runner import rollout, seed_keys
 
 LEARNERS = ("greedy", "uniform", "oracle")

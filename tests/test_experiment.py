@@ -2,7 +2,6 @@
 parts and resume after a kill, results identify their config and code and cannot mix, labels are
 safe as file names, and the result store refuses what it cannot trust."""
 import os
-import shutil
 import signal
 import subprocess
 import sys
@@ -137,10 +136,16 @@ def test_stale_temporary_files_are_removed(tmp_path):
 
 
 def test_kill_midway_then_resume_computes_only_what_is_missing(tmp_path):
-    """SIGKILL a job after its first part is stored; the rerun loads that part, computes the
-    others, and no file is half-written."""
+    """SIGKILL a job after its first population's parts are stored (a population's learners run
+    as one program); the rerun loads those parts, computes the others, and no file is
+    half-written."""
     learners = 'Learners("greedy", "greedy"), Learners("ucb", "ucb"), Learners("ts", "ts")'
     path = write_tiny(tmp_path, learners, horizon=3000)
+    text = path.read_text()
+    two = text.replace('populations=[Population("f1"', 'populations=[Population("f2", family="f2"'
+                       ', options={"n_users": 2, "d": 2, "n_responses": 3}), Population("f1"')
+    assert two != text
+    path.write_text(two)
     out = tmp_path / "out"
     cmd = [sys.executable, "-m", "jaxpa", "run", str(path), "--size", "tiny", "--out", str(out),
            "--quiet", "--no-cache", "--cpu-devices", "1"]
@@ -153,14 +158,14 @@ def test_kill_midway_then_resume_computes_only_what_is_missing(tmp_path):
     proc.send_signal(signal.SIGKILL)
     proc.wait()
     stored = {p.name for p in (out / "parts").glob("*.npz")}
-    assert 1 <= len(stored) < 3 and not (out / "manifest.json").exists()
+    assert 1 <= len(stored) < 6 and not (out / "manifest.json").exists()
     done = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=600)
     assert done.returncode == 0, done.stderr[-2000:]
-    lines = [l for l in done.stdout.splitlines() if l.startswith("  f1 ")]
+    lines = [l for l in done.stdout.splitlines() if l.startswith(("  f1 ", "  f2 "))]
     assert sum("stored" in l for l in lines) == len(stored)
-    assert sum("computed in" in l for l in lines) == 3 - len(stored)
+    assert sum("computed in" in l for l in lines) == 6 - len(stored)
     assert not list(out.rglob("*.tmp"))
-    assert len(load(out)["rows"]) == 3
+    assert len(load(out)["rows"]) == 6
 
 
 def test_two_processes_give_the_one_process_results(tmp_path):

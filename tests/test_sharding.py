@@ -57,6 +57,20 @@ WORKER = textwrap.dedent("""
     compare("batch_over_seeds", simulate_sharded(key, batch, "bt_ref", learner, hp, horizon=T,
                                                  n_seeds=5, mesh=mesh), both)
 
+    # several learners in one program (a population's learners in an experiment): each curve
+    # is its own run's, a swept learner beside unswept ones
+    from jaxpa.runner.sharding import simulate_sharded_many
+    ucb, uni = make_learner("ucb", "bt_ref"), make_learner("uniform", "bt_ref")
+    runs = [(learner, hp), (ucb, set_hparams(ucb.default_hparams(), alpha=jnp.array([0.5, 2.0]))),
+            (uni, None)]
+    many = simulate_sharded_many(key, tiny_f1(), "bt_ref", runs, horizon=T, n_seeds=13)
+    alone = [simulate_sharded(key, tiny_f1(), "bt_ref", l, h, horizon=T, n_seeds=13)
+             for l, h in runs]
+    out["bundle"] = [dict(shape=list(a.regret.shape), equal=bool(
+        np.array_equal(a.regret, b.regret) and np.array_equal(a.mistakes, b.mistakes)
+        and np.array_equal(a.nonfinite_at, b.nonfinite_at))) for a, b in zip(many, alone)]
+    out["bundle_differ"] = bool(not np.array_equal(many[0].regret, many[2].regret))
+
     # health flag and cells: per seed, padding dropped (the expected fault rounds come from
     # the seeds' init keys, tests/helpers.py)
     faulty = faulty_learner("bt_ref")
@@ -79,8 +93,8 @@ WORKER = textwrap.dedent("""
     hp_arrays = jax.tree.map(lambda x: _put(x, m, P()), hp_arrays)
     ck = np.asarray(log_checkpoints(T), np.int32)
     t0 = time.process_time()
-    text = compiled_program.lower(fb, learner, ck.shape[0], False, False, False, keys, inst,
-                                  hp_arrays, ck, np.int32(T), np.int32(T),
+    text = compiled_program.lower(fb, (learner,), ck.shape[0], False, (False,), False, keys,
+                                  inst, (hp_arrays,), ck, np.int32(T), np.int32(T),
                                   None).compile().as_text()
     out["lower_seconds"] = time.process_time() - t0
     out["collectives"] = [op for op in ("all-gather", "all-reduce", "all-to-all",
@@ -113,6 +127,12 @@ def test_sharded_equals_unsharded(result, name):
 def test_chunks_report_unpadded_curves(result):
     assert [t for t, _ in result["chunks_seen"]] == [30, 60]
     assert all(shape[0] == 13 for _, shape in result["chunks_seen"])
+
+
+def test_learners_in_one_program_equal_their_own_runs(result):
+    shapes = [r["shape"] for r in result["bundle"]]
+    assert shapes[0][0] == 13 and shapes[1][:2] == [2, 13] and shapes[2][0] == 13
+    assert all(r["equal"] for r in result["bundle"]) and result["bundle_differ"]
 
 
 def test_health_flag_and_cells_sharded(result):

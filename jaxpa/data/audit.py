@@ -34,7 +34,6 @@ the population "train" of ``jaxpa run real``.
 from __future__ import annotations
 
 import dataclasses
-import io
 import json
 import time
 from typing import Callable
@@ -44,7 +43,7 @@ import jax
 import jax.numpy as jnp
 
 from jaxpa.data.audit_coverage import exchange_rate, greedy_pick, log_grid, worst_directions
-from jaxpa.data.audit_config import LEARNERS, SECTIONS, AuditConfig
+from jaxpa.data.audit_config import AuditConfig
 from jaxpa.data.audit_sim import (greedy_for_budget, learner_stats, simulate_learners,
                                   subopt_for_budget)
 from jaxpa.data.fit import PopulationFit

@@ -19,7 +19,6 @@ optimal play identify every direction that changes some decision of *any* of the
 """
 from __future__ import annotations
 
-import functools
 
 import numpy as np
 import jax
@@ -28,11 +27,12 @@ import jax.numpy as jnp
 from jaxpa.diagnostics.instance_diagnostics import Diagnostics, design, optimal_play_factors
 from jaxpa.envs.feedback import FeedbackModel, make_feedback
 from jaxpa.envs.instance import Instance, InstanceError
+from jaxpa.envs.one_shot import one_shot_jit
 
 Array = jax.Array
 
 
-@functools.partial(jax.jit, static_argnames=("feedback", "featurizer"))
+@one_shot_jit(static_argnames=("feedback", "featurizer"))
 def _coverage(inst: Instance, D_basis: Array, D_mask: Array, sizes: Array, keys: Array,
               feedback: FeedbackModel, featurizer: str) -> tuple[Array, Array]:
     F = optimal_play_factors(inst, design(inst, featurizer), feedback)[0]  # [N, M, R, p]

@@ -48,6 +48,7 @@ from flax import struct
 from jaxpa.diagnostics.lock import lock_constants, lock_play
 from jaxpa.envs.feedback import FeedbackModel, make_feedback
 from jaxpa.envs.instance import Instance, InstanceError, gaps, min_gap, rewards, support_mask, validate
+from jaxpa.envs.one_shot import one_shot_jit
 from jaxpa.learners.design import design, make_featurizer
 
 Array = jax.Array
@@ -192,7 +193,7 @@ def _rank(e: Array, threshold: Array) -> Array:
     return jnp.sum((e > threshold) & (e > 0)).astype(jnp.int32)
 
 
-@functools.partial(jax.jit, static_argnames=("feedback", "featurizer"))
+@one_shot_jit(static_argnames=("feedback", "featurizer"))
 def _diagnose(inst, rtol, feedback, featurizer) -> Diagnostics:
     """The compiled program. Matrix products at full float precision: GPUs otherwise use TF32
     for float32 products (about 1e-3 relative error), too coarse for the eigenvalue tolerances."""

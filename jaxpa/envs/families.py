@@ -209,10 +209,33 @@ def check_family_options(name: str, hyper: dict) -> None:
             raise InstanceError(f"family {name}: {opt} must be finite, got {value!r:.60}")
 
 
+DRAW_BATCH = 8  # key batches are padded up to a multiple of this, so batch sizes share programs
+
+
 @functools.lru_cache(maxsize=64)
-def _jitted(name: str, options: tuple, batched: bool):
-    draw = functools.partial(FAMILIES[name], **dict(options))
-    return jax.jit(jax.vmap(draw) if batched else draw)
+def _jitted(name: str, static: tuple, dynamic_names: tuple):
+    """The compiled draw of a batch of keys: (instances [B], their Delta_min [B]). Only sizes
+    (SIZE_NAMES) are compile-time constants; real-valued options (a dial's eta or p, min_gap,
+    scale, windows) are arguments, so moving along a dial reuses one program."""
+    def draw(keys, dynamic):
+        options = dict(static, **dict(zip(dynamic_names, dynamic)))
+        inst = jax.vmap(lambda k: FAMILIES[name](k, **options))(keys)
+        return inst, jax.vmap(min_gap)(inst)
+    return jax.jit(draw)
+
+
+def _draw(name: str, hyper: dict, keys: Array) -> tuple[Instance, np.ndarray]:
+    """Draw a batch of keys [B], padded to a multiple of DRAW_BATCH with copies of the last key
+    (a copy takes as many rejection tries as its original, so padding costs no extra rounds of
+    the loop): (instances [B], Delta_min [B] as NumPy)."""
+    static = tuple(sorted((o, v) for o, v in hyper.items() if o in SIZE_NAMES))
+    dynamic = sorted((o, v) for o, v in hyper.items() if o not in SIZE_NAMES)
+    values = tuple(tuple(float(x) for x in v) if isinstance(v, (tuple, list)) else float(v)
+                   for _, v in dynamic)
+    B = keys.shape[0]
+    padded = jnp.concatenate([keys, jnp.repeat(keys[-1:], -B % DRAW_BATCH, axis=0)])
+    inst, gaps_ = _jitted(name, static, tuple(o for o, _ in dynamic))(padded, values)
+    return jax.tree.map(lambda x: x[:B], inst), np.asarray(gaps_)[:B]
 
 
 def _family_keys(key) -> tuple[Array, bool]:
@@ -225,29 +248,29 @@ def _family_keys(key) -> tuple[Array, bool]:
 
 def make_family(name: str, key: Array, **hyper) -> Instance:
     """Draw one instance of a named family, or a batch of B instances (leading axis B) from a batch
-    of keys [B] (jitted once per name, options and batching; the 64 most recent kept), checking
-    the options first and, after the draw, that it is a valid instance and that the gap guarantee
-    was met where the family makes one. Inside your own jit/vmap, call ``FAMILIES[name]``
-    directly (the checks here run on the host)."""
+    of keys [B], checking the options first and, after the draw, that it is a valid instance and
+    that the gap guarantee was met where the family makes one. One compiled program per family
+    and sizes (the 64 most recent kept), shared by every real-valued option and batch size.
+    Inside your own jit/vmap, call ``FAMILIES[name]`` directly (the checks here run on the
+    host)."""
     check_family_options(name, hyper)
-    hyper = {opt: tuple(v) if isinstance(v, list) else v for opt, v in hyper.items()}  # hashable
     key, batched = _family_keys(key)
-    inst = _jitted(name, tuple(sorted(hyper.items())), batched)(key)
+    inst, gaps_ = _draw(name, hyper, key if batched else key[None])
+    if not batched:
+        inst = jax.tree.map(lambda x: x[0], inst)
     try:  # options in range can still make a bad draw (p > 1, an overflowing scale): name it
         validate(inst)
     except InstanceError as err:
         raise InstanceError(f"family {name} with options {hyper}: the draw is not a valid "
                             f"instance ({err})") from None
-    check_family_gaps(name, hyper, inst)
+    check_family_gaps(name, hyper, gaps_)
     return inst
 
 
-def check_family_gaps(name: str, hyper: dict, inst: Instance) -> None:
+def check_family_gaps(name: str, hyper: dict, min_gaps: np.ndarray) -> None:
     """Raise when a family that guarantees Delta_min >= min_gap returned a draw (of a batch)
-    without it (all max_tries rejection draws failed)."""
+    without it (all max_tries rejection draws failed). min_gaps: the draws' Delta_min."""
     threshold = hyper.get("min_gap", hyper.get("gap_window", (0.1,))[0])
-    if name in GAP_GUARANTEED:
-        gaps_ = jax.vmap(min_gap)(inst) if inst.batch_shape else min_gap(inst)
-        if np.any(np.asarray(gaps_) < threshold):
-            raise InstanceError(f"family {name}: no draw met min_gap={threshold} within "
-                                f"max_tries; lower min_gap or raise max_tries")
+    if name in GAP_GUARANTEED and np.any(np.asarray(min_gaps) < threshold):
+        raise InstanceError(f"family {name}: no draw met min_gap={threshold} within "
+                            f"max_tries; lower min_gap or raise max_tries")

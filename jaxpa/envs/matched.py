@@ -23,7 +23,7 @@ import functools
 import jax
 import jax.numpy as jnp
 
-from jaxpa.envs.instance import Instance, gaps, min_gap, optimal_responses, rewards, support_mask
+from jaxpa.envs.instance import Instance, min_gap, optimal_responses, rewards, support_mask
 from jaxpa.envs.sampling import reject, unit
 
 Array = jax.Array

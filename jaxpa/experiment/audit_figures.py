@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from jaxpa.experiment.figures import _plt, regret_panel
+from jaxpa.experiment.figures import finish, pyplot, regret_panel
 
 
 def mean_ci(x, axis: int = -1, z: float = 1.96):
@@ -27,7 +27,7 @@ def mean_ci(x, axis: int = -1, z: float = 1.96):
 
 
 def verdict_figure(r: dict):
-    plt = _plt()
+    plt = pyplot()
     u = r["ud"]
     fig, (a, b) = plt.subplots(1, 2, figsize=(11, 4))
     s = np.asarray(u["point_singular_values"])
@@ -50,12 +50,11 @@ def verdict_figure(r: dict):
     b.set_ylabel("replicates")
     b.set_title(f"UD verdict: {u['verdict']} ({u['n_boot']} replicates)")
     b.legend(fontsize=8)
-    fig.tight_layout()
-    return fig
+    return finish(fig)
 
 
 def coverage_figure(r: dict):
-    plt = _plt()
+    plt = pyplot()
     cov, g = r["coverage"]["random"], r["coverage"]["greedy"]
     fig, ax = plt.subplots(figsize=(6.5, 4))
     full = max(float(cov["lambda_D_full"]), 1e-30)
@@ -80,23 +79,21 @@ def coverage_figure(r: dict):
                  f"greedy {g['users_to_cover']}", fontsize=10)
     ax.legend(fontsize=8)
     ax.grid(alpha=0.3)
-    fig.tight_layout()
-    return fig
+    return finish(fig)
 
 
 def regret_figure(r: dict):
-    plt = _plt()
+    plt = pyplot()
     sims = r["simulate"]
     fig, ax = plt.subplots(figsize=(6.5, 4.4))
     first = next(iter(sims.values()))
     regret_panel(ax, first["checkpoints"], {k: v["regret"] for k, v in sims.items()},
                  "calibrated population (resolved heads): cumulative regret")
-    fig.tight_layout()
-    return fig
+    return finish(fig)
 
 
 def budget_figure(r: dict):
-    plt = _plt()
+    plt = pyplot()
     b = r["budget"]
     fig, (a, c) = plt.subplots(1, 2, figsize=(11, 4))
     colors = plt.cm.viridis(np.linspace(0, 0.9, len(b["users"])))
@@ -128,8 +125,7 @@ def budget_figure(r: dict):
     c.set_title(f"online greedy, B = {b['online_budget']} rounds")
     c.legend(fontsize=8)
     c.grid(alpha=0.3)
-    fig.tight_layout()
-    return fig
+    return finish(fig)
 
 
 FIGURES = (("verdict.png", "ud", verdict_figure), ("coverage.png", "coverage", coverage_figure),

@@ -53,9 +53,8 @@ def figure(data: dict, dials, draws, n0: int, target: str, rows=(), min_draws: i
     """The figure of the module docstring. data: ``dial_measure.measure``'s; rows: its
     ``association_rows`` (for the order, the titles and the headline; none: default order);
     min_draws: below this many usable F1 draws no candidate is named best (as in claim C7')."""
-    from matplotlib.ticker import NullFormatter
-    from jaxpa.experiment.figures import _plt
-    plt = _plt()
+    from jaxpa.experiment.figures import finish, pyplot
+    plt = pyplot()
     order, across, within = _order(rows, n0, target)
     if max((r["n"] for r in across.values()), default=0) < min_draws:  # too few to rank
         across = {c: dict(r, rho=np.nan) for c, r in across.items()}
@@ -88,8 +87,6 @@ def figure(data: dict, dials, draws, n0: int, target: str, rows=(), min_draws: i
                     lw=0.9, alpha=0.8, zorder=2)
         if drawn:
             ax.set(xscale="log", yscale="log")
-            for axis in (ax.xaxis, ax.yaxis):
-                axis.set_minor_formatter(NullFormatter())
         else:
             ax.text(0.5, 0.5, "no positive, finite values", ha="center", transform=ax.transAxes)
         best = i == 0 and _predicts(across.get(c), c)
@@ -113,7 +110,7 @@ def figure(data: dict, dials, draws, n0: int, target: str, rows=(), min_draws: i
     # fixed margins: tight_layout measures every tick label of the 13 log axes (~5 s a figure)
     fig.subplots_adjust(left=0.045, right=0.99, bottom=0.05, top=0.9 if nrow <= 3 else 0.93,
                         wspace=0.25, hspace=0.55)
-    return fig
+    return finish(fig, tight=False)
 
 
 def _headline(order, across, target, n0) -> str:

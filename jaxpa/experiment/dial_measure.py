@@ -19,6 +19,7 @@ import numpy as np
 from jaxpa.diagnostics import constants as C
 from jaxpa.diagnostics import dial_stats as ds
 from jaxpa.diagnostics.curve_stats import lock_in
+from jaxpa.envs.one_shot import one_shot_jit
 
 CANDIDATES = C.INFORMATION + C.TIMES
 SIGN = {**{c: -1 for c in C.INFORMATION}, **{c: 1 for c in C.TIMES}}  # expected direction
@@ -73,7 +74,7 @@ def lock_rate(stats: dict) -> np.ndarray:
     return (stats["locked"] + 0.5) / (stats["seeds"] + 1)
 
 
-_candidates = jax.jit(lambda batch, rtol: jax.lax.map(lambda i: C.candidates(i, rtol), batch),
+_candidates = one_shot_jit(lambda batch, rtol: jax.lax.map(lambda i: C.candidates(i, rtol), batch),
                       static_argnames="rtol")
 
 

@@ -67,7 +67,7 @@ def instance_rows(data: dict) -> list[dict]:
 
 def association_table(rows: list[dict], n0: int, has_dials: bool, has_draws: bool) -> str:
     pick = {(r["scope"], r["target"], r["candidate"]): r for r in rows if r["n0"] == n0}
-    head, cols = ["candidate"], []
+    head = ["candidate"]
     if has_dials:
         head += ["dial lines: plateau rho / slope", "dial lines: lock slope"]
     if has_draws:

@@ -1,6 +1,8 @@
-"""Running an ``Experiment``: populations, then one sharded program per (population, learner grid),
-each a resumable part of the result store, then statistics, the experiment's own analysis, and
-the outputs written as one unit.
+"""Running an ``Experiment``: populations, then per population one sharded program running all its
+learner grids not yet stored (``runner.sharding.simulate_sharded_many``: the environment and the
+loop compile once, and every learner meets the same random stream), each grid a resumable part of
+the result store, then statistics, the experiment's own analysis, and the outputs written as one
+unit.
 
 Parts are keyed by the full config (population, instance fingerprint, learner, options, the
 resolved hyperparameters of every grid point, feedback model, sizes, seed) and the code identity
@@ -25,9 +27,9 @@ from jaxpa.envs.instance import Instance
 from jaxpa.experiment.spec import Experiment, Learners, Population, Size, label_key
 from jaxpa.learners.hparams import check_hparams, flat_hparams, set_hparams
 from jaxpa.learners.registry import make_learner
-from jaxpa.results import Store, config_hash, fingerprint
+from jaxpa.results import Store, fingerprint
 from jaxpa.runner.cells import CellTracker
-from jaxpa.runner.sharding import runs_mesh, simulate_sharded
+from jaxpa.runner.sharding import runs_mesh, simulate_sharded_many
 
 
 @dataclasses.dataclass
@@ -158,11 +160,13 @@ def run(experiment: Experiment, size_name: str = "default", *, out=None, seed: i
     try:
         for pop in experiment.populations:
             inst, meta = pop.instances(key, size.draws or pop.draws)
-            diag = jax.vmap(lambda i: diagnose(i, feedback))(inst)
+            # on the host once: indexing device arrays per draw is one dispatch per leaf
+            diag = jax.tree.map(np.asarray, jax.vmap(lambda i: diagnose(i, feedback))(inst))
             summaries = [diagnostics_summary(jax.tree.map(lambda x: x[b], diag))
                          for b in range(len(meta["draw"]))]
             pops[pop.label] = PopulationResult(pop, inst, meta, diag, summaries)
             run_key = jax.random.fold_in(key, label_key(pop.label) + 1)
+            groups = []
             for group in experiment.learners:
                 learner, hp, points = resolved(group, feedback, size.horizon)
                 config = {"experiment": experiment.name, "population": pop.describe(),
@@ -171,24 +175,28 @@ def run(experiment: Experiment, size_name: str = "default", *, out=None, seed: i
                           "feedback": feedback.label, "horizon": size.horizon,
                           "seeds": size.seeds, "n_checkpoints": experiment.n_checkpoints,
                           "track_cells": experiment.track_cells, "seed": seed}
-
-                def compute():
-                    c = simulate_sharded(run_key, inst, feedback, learner, hp,
-                                         horizon=size.horizon, n_seeds=size.seeds,
-                                         n_checkpoints=experiment.n_checkpoints, mesh=mesh,
-                                         track_cells=experiment.track_cells)
-                    arrays = {"checkpoints": c.checkpoints, "regret": c.regret,
-                              "mistakes": c.mistakes, "nonfinite_at": c.nonfinite_at}
-                    arrays.update({f"extra__{n}": v for n, v in c.extra.items()})
-                    if c.cells is not None:
-                        arrays.update({f"cells__{f}": getattr(c.cells, f) for f in
-                                       ("plays", "first", "mixed")})
-                    return arrays
-
-                t_part = time.perf_counter()
-                arrays, fresh = store.compute(f"{pop.label}__{group.label}", config, compute)
-                store.log(f"  {pop.label} {group.label}: " + (
-                    f"computed in {time.perf_counter() - t_part:.1f} s" if fresh else "stored"))
+                name = f"{pop.label}__{group.label}"
+                groups.append((group, learner, hp, points, name, config, store.get(name, config)))
+            missing = [g for g in groups if g[-1] is None]
+            t_part = time.perf_counter()
+            if missing:  # the population's missing learners: one compiled program
+                curves = simulate_sharded_many(
+                    run_key, inst, feedback, [(g[1], g[2]) for g in missing],
+                    horizon=size.horizon, n_seeds=size.seeds,
+                    n_checkpoints=experiment.n_checkpoints, mesh=mesh,
+                    track_cells=experiment.track_cells)
+                fresh = {g[4]: _arrays(c) for g, c in zip(missing, curves)}
+            took = time.perf_counter() - t_part
+            others = ", ".join(g[0].label for g in missing)
+            for group, learner, hp, points, name, config, stored in groups:
+                if stored is None:
+                    arrays = {k: np.asarray(v) for k, v in fresh[name].items()}
+                    store.put(name, config, arrays)
+                    store.log(f"  {pop.label} {group.label}: computed in {took:.1f} s"
+                              + (f" (one program: {others})" if len(missing) > 1 else ""))
+                else:
+                    arrays = stored
+                    store.log(f"  {pop.label} {group.label}: stored")
                 advance(f"{pop.label} {group.label}")
                 for h, (label, point) in enumerate(zip(group.point_labels(), points)):
                     runs[(pop.label, label)] = _make_run(pop.label, label, group.name, point,
@@ -199,6 +207,16 @@ def run(experiment: Experiment, size_name: str = "default", *, out=None, seed: i
     finally:
         bar.close()
     return results
+
+
+def _arrays(c) -> dict:
+    """A run's stored arrays: curves, health and, when tracked, the lock-in cells."""
+    arrays = {"checkpoints": c.checkpoints, "regret": c.regret, "mistakes": c.mistakes,
+              "nonfinite_at": c.nonfinite_at}
+    arrays.update({f"extra__{n}": v for n, v in c.extra.items()})
+    if c.cells is not None:
+        arrays.update({f"cells__{f}": getattr(c.cells, f) for f in ("plays", "first", "mixed")})
+    return arrays
 
 
 def _make_run(population, label, name, point, arrays, h, n_points, inst) -> Run:

@@ -9,11 +9,30 @@ import numpy as np
 BASELINES = ("uniform", "oracle")
 
 
-def _plt():
+def pyplot():
+    """matplotlib.pyplot on the Agg backend (figures are written as PNG, never shown)."""
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
     return plt
+
+
+def finish(fig, tight: bool = True):
+    """Lighter minor ticks on every log axis, then ``tight_layout`` (unless the caller set its own
+    margins). matplotlib's minor log ticks (eight a decade, each a tick object with its labels)
+    took about two thirds of the time spent laying out and drawing a figure: an axis spanning
+    more than a decade and a half keeps its decade ticks only, a shorter one gets minor ticks at
+    2 and 5 (so it still has labelled ticks)."""
+    from matplotlib.ticker import LogLocator, NullLocator
+    for ax in fig.axes:
+        for axis, scale, (lo, hi) in ((ax.xaxis, ax.get_xscale(), ax.get_xlim()),
+                                      (ax.yaxis, ax.get_yscale(), ax.get_ylim())):
+            if scale == "log":
+                long = min(lo, hi) > 0 and max(lo, hi) / min(lo, hi) > 30
+                axis.set_minor_locator(NullLocator() if long else LogLocator(subs=(2, 5)))
+    if tight:
+        fig.tight_layout()
+    return fig
 
 
 def mean_band(curves: np.ndarray, z: float = 1.96):
@@ -54,7 +73,7 @@ def regret_panel(ax, checkpoints, series: dict, title: str = "") -> None:
 def regret_figure(results):
     """One panel per population (mean over its instances and seeds), the population's UD verdict
     in the title."""
-    plt = _plt()
+    plt = pyplot()
     pops = list(results.populations)
     fig, axes = plt.subplots(1, len(pops), figsize=(5.6 * len(pops), 4.4), squeeze=False)
     for ax, pop in zip(axes[0], pops):
@@ -65,5 +84,4 @@ def regret_figure(results):
         series = {lab: results.run(pop, lab).regret for lab in results.labels(pop)}
         ck = next(iter(results.runs.values())).checkpoints
         regret_panel(ax, ck, series, f"{pop}: {verdict}")
-    fig.tight_layout()
-    return fig
+    return finish(fig)

@@ -15,16 +15,10 @@ from __future__ import annotations
 
 import numpy as np
 
+from jaxpa.experiment.figures import finish, pyplot
 from jaxpa.offline.complexity import CLASSES
 
 LOG, FASTER, STALLED, UNDETERMINED = CLASSES
-
-
-def _plt():
-    import matplotlib
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-    return plt
 
 
 def _policies(records) -> list:
@@ -47,7 +41,7 @@ def _stall_level(r):
 
 def subopt_figure(records, populations):
     """SubOpt(n) per logging policy (columns), semi-log (top) and log-log (bottom)."""
-    plt = _plt()
+    plt = pyplot()
     policies = _policies(records)
     fig, axes = plt.subplots(2, len(policies), figsize=(6.2 * len(policies), 8.4),
                              squeeze=False)
@@ -85,15 +79,14 @@ def subopt_figure(records, populations):
             ax.legend(fontsize=8, loc="lower left" if xscale == "log" else "upper right")
     fig.suptitle("SubOpt(n) of the plug-in policy: every draw thin, the first thick with its 95% "
                  "band; dotted: the SubOpt a stalled log can never get below", fontsize=10)
-    fig.tight_layout()
-    return fig
+    return finish(fig)
 
 
 def n_eps_figure(first, populations):
     """n(eps) against log(1/eps) per logging policy (columns), the first draw of each
     population: a straight line is n(eps) = O(log 1/eps); the dashed quadratic is the test's fit
     over its window; dotted vertical: a stalled log never reaches a smaller eps."""
-    plt = _plt()
+    plt = pyplot()
     policies = _policies(first)
     fig, axes = plt.subplots(1, len(policies), figsize=(6.2 * len(policies), 4.8),
                              squeeze=False)
@@ -130,15 +123,14 @@ def n_eps_figure(first, populations):
         ax.legend(fontsize=8, loc="upper left")
     fig.suptitle("Sample complexity: a straight line is n(eps) = O(log 1/eps), an upward bend "
                  "grows faster; dotted: a stalled log never reaches smaller eps", fontsize=10)
-    fig.tight_layout()
-    return fig
+    return finish(fig)
 
 
 def bend_figure(records, tol):
     """Every draw's bend with its 95% CI, one panel per policy, draws grouped by population and
     coloured by their UD status: inside the band [-tol, tol] reads 'log(1/eps)', above it
     'faster'; stalled draws are crosses at the top; draws without a fit are counted."""
-    plt = _plt()
+    plt = pyplot()
     policies = _policies(records)
     fig, axes = plt.subplots(1, len(policies), figsize=(5.5 * len(policies), 4.4), squeeze=False,
                              sharey=True)
@@ -180,5 +172,4 @@ def bend_figure(records, tol):
     fig.suptitle("Each draw's bend: CI inside the green band reads n(eps) = O(log 1/eps), above "
                  "it faster (a power law is 1); crosses: stalled (the log never identifies the "
                  "optimal decision)", fontsize=9)
-    fig.tight_layout()
-    return fig
+    return finish(fig)

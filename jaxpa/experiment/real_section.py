@@ -118,11 +118,8 @@ def _ratio(results, label: str, pop: str, pers: str) -> float | None:
 def coverage_figure(panels: dict):
     """Per panel: the fraction of random subsets of m users covering D, and the median
     lambda_D(m) relative to all users."""
-    import matplotlib
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, axes = plt.subplots(1, len(panels), figsize=(5.5 * len(panels), 4), squeeze=False)
+    from jaxpa.experiment.figures import finish, pyplot
+    fig, axes = pyplot().subplots(1, len(panels), figsize=(5.5 * len(panels), 4), squeeze=False)
     for ax, (label, cov) in zip(axes[0], panels.items()):
         ax.plot(cov["sizes"], cov["covered_fraction"], "o-", label="P(subset covers D)")
         ax2 = ax.twinx()
@@ -137,8 +134,7 @@ def coverage_figure(panels: dict):
         ax.legend(loc="upper left", fontsize=8)
         ax2.legend(loc="center right", fontsize=8)
         ax.grid(alpha=0.3)
-    fig.tight_layout()
-    return fig
+    return finish(fig)
 
 
 def real_analysis(labels, *, pop_learner: str = "greedy_pop",

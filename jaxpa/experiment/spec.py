@@ -14,7 +14,6 @@ moves one draw along it), and every learner on that population runs with the key
 from __future__ import annotations
 
 import dataclasses
-import functools
 import itertools
 import zlib
 from typing import Any, Callable, Mapping
@@ -23,7 +22,7 @@ import numpy as np
 import jax
 import jax.numpy as jnp
 
-from jaxpa.envs.families import FAMILIES, check_family_gaps, check_family_options
+from jaxpa.envs.families import check_family_options, make_family
 from jaxpa.envs.feedback import FeedbackModel, make_feedback
 from jaxpa.envs.instance import Instance, InstanceError, validate, validate_horizon
 
@@ -117,21 +116,11 @@ class Population:
 
     def _maker(self):
         if self.family is not None:
-            def make(keys, opts):
-                check_family_options(self.family, opts)
-                batch = _family_batch(self.family, _frozen(opts))(keys)
-                check_family_gaps(self.family, opts, batch)
-                return batch
-            return make
+            return lambda keys, opts: make_family(self.family, keys, **opts)
         if self.host:
             return lambda keys, opts: jax.tree.map(
                 lambda *x: jnp.stack(x), *[self.build(k, **opts) for k in keys])
         return lambda keys, opts: jax.jit(jax.vmap(lambda k: self.build(k, **opts)))(keys)
-
-
-@functools.lru_cache(maxsize=64)
-def _family_batch(family: str, options: tuple):
-    return jax.jit(jax.vmap(lambda k: FAMILIES[family](k, **dict(options))))
 
 
 @dataclasses.dataclass(frozen=True)

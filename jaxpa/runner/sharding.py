@@ -24,7 +24,7 @@ from jax.sharding import Mesh, NamedSharding, PartitionSpec as P
 
 from jaxpa.envs.instance import Instance, InstanceError
 from jaxpa.learners.base import Learner
-from jaxpa.runner.simulate import (Curves, check_run, drop_padding, log_checkpoints, run_program,
+from jaxpa.runner.simulate import (Curves, check_run, drop_padding, log_checkpoints, run_programs,
                                    seed_bucket, seed_keys)
 
 AXIS = "runs"
@@ -76,16 +76,35 @@ def simulate_sharded(key: jax.Array, instance: Instance, feedback, learner: Lear
     instances (every device then runs all seeds of its instances). Same arguments and the same
     curves (as NumPy arrays on every process) as ``simulate``.
     """
+    each = None if on_chunk is None else (lambda t, curves: on_chunk(t, curves[0]))
+    return simulate_sharded_many(key, instance, feedback, [(learner, hparams)], horizon=horizon,
+                                 n_seeds=n_seeds, n_checkpoints=n_checkpoints, chunk=chunk,
+                                 on_chunk=each, mesh=mesh, over=over, track_cells=track_cells)[0]
+
+
+def simulate_sharded_many(key: jax.Array, instance: Instance, feedback,
+                          runs: Sequence[tuple[Learner, object]], *, horizon: int,
+                          n_seeds: int = 1, n_checkpoints: int = 50, chunk: int | None = None,
+                          on_chunk: Callable[[int, tuple], None] | None = None,
+                          mesh: Mesh | None = None, over: str = "seeds",
+                          track_cells: bool = False) -> list[Curves]:
+    """``simulate_sharded`` for several learners at once: ``runs`` is a list of (learner,
+    hparams) pairs, all run on the same seeds, instances and rounds in one compiled program
+    (``runner.simulate._programs``); one Curves per pair, each equal to its own
+    ``simulate_sharded`` call. ``on_chunk(t, curves)`` gets the tuple of curves."""
+    if isinstance(runs, (str, bytes)) or not isinstance(runs, Sequence) or not runs:
+        raise InstanceError("runs: expected a non-empty list of (learner, hparams) pairs")
     if over not in OVER:
         raise InstanceError(f"over: expected one of {OVER}, got {over!r}")
-    key, feedback, horizon, hparams, hp_batched, inst_batched = check_run(
-        key, instance, feedback, learner, hparams, horizon, n_seeds, chunk,
-        n_checkpoints=n_checkpoints, on_chunk=on_chunk, track_cells=track_cells)
+    checked = [check_run(key, instance, feedback, learner, hp, horizon, n_seeds, chunk,
+                         n_checkpoints=n_checkpoints, on_chunk=on_chunk,
+                         track_cells=track_cells) for learner, hp in runs]
+    key, feedback, horizon, _, _, inst_batched = checked[0]
+    hparams, hp_batched = [c[3] for c in checked], [c[4] for c in checked]
     mesh = runs_mesh() if mesh is None else mesh
     if mesh.axis_names != (AXIS,):
         raise InstanceError(f"mesh: expected one axis named {AXIS!r}, got {mesh.axis_names}")
     n_dev = mesh.devices.size
-    seed_axis = int(inst_batched) + int(hp_batched)
     n_instances = None
     if over == "seeds":  # padding: seeds n_seeds, n_seeds + 1, ..., dropped from the curves
         keys = _put(seed_keys(key, padded_size(seed_bucket(n_seeds), n_dev)), mesh, P(AXIS))
@@ -99,8 +118,10 @@ def simulate_sharded(key: jax.Array, instance: Instance, feedback, learner: Lear
                                 instance)  # padding: copies of the last instance
         instance = jax.tree.map(lambda x: _put(x, mesh, P(AXIS)), instance)
         keys = _put(seed_keys(key, seed_bucket(n_seeds)), mesh, P())
-    hparams = jax.tree.map(lambda x: _put(x, mesh, P()), hparams)
-    view = drop_padding(n_seeds, seed_axis, n_instances, fetch=gather)
-    return run_program(feedback, learner, keys, instance, hparams,
-                       log_checkpoints(horizon, n_checkpoints), horizon, inst_batched, hp_batched,
-                       chunk, on_chunk, view, track_cells)
+    hparams = [jax.tree.map(lambda x: _put(x, mesh, P()), hp) for hp in hparams]
+    views = tuple(drop_padding(n_seeds, int(inst_batched) + int(hb), n_instances, fetch=gather)
+                  for hb in hp_batched)
+    return list(run_programs(feedback, tuple(learner for learner, _ in runs), keys, instance,
+                             tuple(hparams), log_checkpoints(horizon, n_checkpoints), horizon,
+                             inst_batched, tuple(hp_batched), chunk, on_chunk, views,
+                             track_cells))

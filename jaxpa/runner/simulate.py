@@ -11,7 +11,9 @@ fold_in(key_s, 2^31 - 1). Two learners run with the same key therefore meet the 
 and feedback noise (common random numbers), seed s is the same whatever n_seeds is, and running the
 horizon in chunks gives the same numbers as one loop.
 
-Compiled programs are shared: the number of rounds, the horizon and the checkpoints are arguments
+Several learners can run in one compiled program (``run_programs``; each keeps its own loop, so
+its curves are those of its own run): an experiment runs a population's learners that way, at
+about half the compile time. Compiled programs are shared: the number of rounds, the horizon and the checkpoints are arguments
 of the program, not constants of it, and seed counts are padded up to a few sizes per octave
 (``seed_bucket``; the extra seeds are dropped), so a sweep over horizons or seed counts in one
 session compiles a handful of programs, not one per call.
@@ -36,6 +38,7 @@ from jaxpa.learners.base import Learner
 from jaxpa.runner.cells import CellTracker, init_cells, track
 from jaxpa.runner.checks import (INIT_ROUND, MAX_CHECKPOINTS, check_run,  # noqa: F401
                                  seed_bucket)
+from jaxpa.runner.curves import Curves, drop_padding, log_checkpoints, read_curves  # noqa: F401
 
 Array = jax.Array
 
@@ -52,36 +55,6 @@ class Record:
 
 
 @struct.dataclass
-class Curves:
-    """Curves at checkpoints. Leading axes of everything but checkpoints: [*instances, *hparams,
-    seeds].
-
-    checkpoints: [C] int32 rounds t (1-based) at which the curves are read.
-    regret:   [..., C] cumulative pseudo-regret R_t (the feedback model's regret).
-    mistakes: [..., C] int32 number of rounds s <= t with positive regret.
-    extra:    {name: [..., C]} other regret definitions of the feedback model (bt_duel: weak).
-    nonfinite_at: [...] int32 the first round (1-based) after which the learner's state held a
-        NaN or an infinity; 0 for a healthy run. A run with nonfinite_at > 0 is not evidence.
-        Small state leaves (at most SMALL_LEAF numbers a run: theta, counts, scalars) are checked
-        every round; large ones (V^-1, network weights) at the end of the run or chunk, where a
-        fault first seen reads as that round. A fault in V^-1 reaches theta in the same update.
-    cells:    per-(user, prompt) play over the last half (``runner/cells.py``), or None.
-    """
-
-    checkpoints: Array
-    regret: Array
-    mistakes: Array
-    extra: dict = struct.field(default_factory=dict)
-    nonfinite_at: Array = None
-    cells: CellTracker | None = None
-
-    @property
-    def healthy(self) -> Array:
-        """[...] bool: runs whose learner state stayed finite."""
-        return np.asarray(self.nonfinite_at) == 0
-
-
-@struct.dataclass
 class Carry:
     state: Any
     t: Array
@@ -95,18 +68,6 @@ class Carry:
     curve_extra: dict
     nonfinite_at: Array
     cells: CellTracker | None
-
-
-def log_checkpoints(horizon: int, n: int = 50) -> np.ndarray:
-    """About n log-spaced rounds in [1, horizon], always including T/8, T/4, T/2 (for the
-    plateau test and the per-doubling increments of diagnostics/curve_stats.py) and the horizon
-    T itself: [n + 4] int32, increasing. Early values that round to the same integer repeat (the
-    array keeps its length, so every horizon shares one compiled program); ``Curves`` drop the
-    repeats."""
-    pts = np.round(np.logspace(0, np.log10(horizon), n)).astype(np.int64)
-    pts = np.append(pts, [max(horizon // 8, 1), max(horizon // 4, 1), max(horizon // 2, 1),
-                          horizon])
-    return np.sort(np.clip(pts, 1, horizon)).astype(np.int32)
 
 
 SMALL_LEAF = 256  # state leaves up to this many numbers a run are checked for NaN every round
@@ -239,7 +200,7 @@ def advance_batched(seed_keys: Array, inst: Instance, feedback: FeedbackModel, l
 
 def _program(feedback, learner, n_checkpoints, inst_batched, hp_batched, track_cells, seed_keys,
              inst, hparams, checkpoints, n_rounds, horizon, carry):
-    """The whole compiled run, or one chunk of it: carry=None starts from round 0."""
+    """One learner's whole run, or one chunk of it: carry=None starts from round 0."""
     if carry is None:
         start = lambda k, i, h: init_carry(k, i, feedback, learner, h, n_checkpoints, track_cells)
         carry = _batched(start, inst_batched, hp_batched, False)(seed_keys, inst, hparams)
@@ -248,7 +209,20 @@ def _program(feedback, learner, n_checkpoints, inst_batched, hp_batched, track_c
                            n_rounds, horizon, inst_batched, hp_batched)
 
 
-compiled_program = jax.jit(_program, static_argnums=(0, 1, 2, 3, 4, 5))
+def _programs(feedback, learners, n_checkpoints, inst_batched, hp_batched, track_cells, seed_keys,
+              inst, hparams, checkpoints, n_rounds, horizon, carries):
+    """The compiled program: several learners (a tuple, with their hparams, hp_batched and
+    carries) each in its own loop over the same seeds, instances and rounds. One program for a
+    population's learners costs about half the compile time of one program per learner (the
+    environment, the curves and the loop are compiled once; measured: greedy, UCB, eps_t, uniform
+    and oracle, 5.7 s against 10.3 s), and the learners meet the same random stream either way."""
+    carries = (None,) * len(learners) if carries is None else carries
+    return tuple(_program(feedback, learner, n_checkpoints, inst_batched, hb, track_cells,
+                          seed_keys, inst, hp, checkpoints, n_rounds, horizon, carry)
+                 for learner, hb, hp, carry in zip(learners, hp_batched, hparams, carries))
+
+
+compiled_program = jax.jit(_programs, static_argnums=(0, 1, 2, 3, 4, 5))
 MAX_PROGRAMS = 64  # compiled programs kept by the runner (each holds ~10 MB and ~200 memory maps)
 
 
@@ -265,63 +239,43 @@ def seed_keys(key: Array, n_seeds: int) -> Array:
     return jax.vmap(jax.random.fold_in, in_axes=(None, 0))(key, jnp.arange(n_seeds))
 
 
-def run_program(feedback, learner: Learner, keys: Array, instance: Instance, hparams,
-                checkpoints: np.ndarray, horizon: int, inst_batched: bool, hp_batched: bool,
-                chunk: int | None = None, on_chunk: Callable[[int, Curves], None] | None = None,
-                view: Callable[[Curves], Curves] = lambda c: c,
-                track_cells: bool = False) -> Curves:
-    """Run ``compiled_program`` over the horizon (in chunks if asked): the Curves of the final
-    carry, repeated checkpoints dropped. ``view`` maps the curves before they are returned or
-    passed to ``on_chunk`` (padded seeds are dropped there)."""
+def run_programs(feedback, learners: tuple, keys: Array, instance: Instance, hparams: tuple,
+                 checkpoints: np.ndarray, horizon: int, inst_batched: bool, hp_batched: tuple,
+                 chunk: int | None = None,
+                 on_chunk: Callable[[int, tuple], None] | None = None,
+                 views: tuple | None = None, track_cells: bool = False) -> tuple:
+    """Run ``compiled_program`` for a tuple of learners over the horizon (in chunks if asked):
+    one Curves per learner, from the final carries, repeated checkpoints dropped. ``views[i]``
+    maps learner i's curves before they are returned or passed to ``on_chunk(t, curves)``
+    (padded seeds are dropped there)."""
     _bound_cache()
-    static = (feedback, learner, checkpoints.shape[0], inst_batched, hp_batched, track_cells)
+    learners, hparams, hp_batched = tuple(learners), tuple(hparams), tuple(hp_batched)
+    views = views or (lambda c: c,) * len(learners)
+    static = (feedback, learners, checkpoints.shape[0], inst_batched, hp_batched, track_cells)
     ck = np.asarray(checkpoints, np.int32)  # NumPy inputs: replicated on every device and process
     unique = np.unique(checkpoints, return_index=True)[1]
     step = chunk if chunk is not None and chunk < horizon else horizon
-    carry, done = None, 0
+    carries, done = None, 0
     while done < horizon:
         n = min(step, horizon - done)
-        carry = compiled_program(*static, keys, instance, hparams, ck, np.int32(n),
-                                 np.int32(horizon), carry)
+        carries = compiled_program(*static, keys, instance, hparams, ck, np.int32(n),
+                                   np.int32(horizon), carries)
         done += n
-        curves = view(_curves(carry, checkpoints, unique))
+        curves = tuple(view(read_curves(c, checkpoints, unique)) for view, c in zip(views, carries))
         if on_chunk is not None:
             on_chunk(done, curves)
     return curves
 
 
-def _host(x):
-    """A device array as NumPy where this process holds all of it (a multi-process sharded array
-    stays on the devices; ``drop_padding``'s fetch gathers it)."""
-    return np.asarray(x) if getattr(x, "is_fully_addressable", True) else x
-
-
-def _curves(carry: Carry, checkpoints: np.ndarray, unique: np.ndarray) -> Curves:
-    # Repeats are dropped on the host: indexing a device array with a NumPy index compiles a
-    # gather (and its index arithmetic) per index length, i.e. per horizon: hundreds of small
-    # programs, seconds and megabytes each call, in a session that varies the horizon.
-    pick = lambda x: _host(x)[..., unique]
-    return Curves(checkpoints=checkpoints[unique], regret=pick(carry.curve_regret),
-                  mistakes=pick(carry.curve_mistakes),
-                  extra={n: pick(v) for n, v in carry.curve_extra.items()},
-                  nonfinite_at=carry.nonfinite_at, cells=carry.cells)
-
-
-def drop_padding(n_seeds: int, seed_axis: int, n_instances: int | None = None,
-                 fetch: Callable = np.asarray) -> Callable[[Curves], Curves]:
-    """A ``view`` that keeps the first n_seeds along the seed axis (and the first n_instances
-    along the instance axis, when given), as NumPy arrays (``fetch`` gathers sharded ones)."""
-    def take(x):
-        x = np.take(fetch(x), np.arange(n_seeds), axis=seed_axis)
-        return x if n_instances is None else x[:n_instances]
-
-    def view(c: Curves) -> Curves:
-        return Curves(checkpoints=fetch(c.checkpoints), regret=take(c.regret),
-                      mistakes=take(c.mistakes), extra={n: take(v) for n, v in c.extra.items()},
-                      nonfinite_at=take(c.nonfinite_at),
-                      cells=None if c.cells is None else jax.tree.map(take, c.cells))
-
-    return view
+def run_program(feedback, learner: Learner, keys: Array, instance: Instance, hparams,
+                checkpoints: np.ndarray, horizon: int, inst_batched: bool, hp_batched: bool,
+                chunk: int | None = None, on_chunk: Callable[[int, Curves], None] | None = None,
+                view: Callable[[Curves], Curves] = lambda c: c,
+                track_cells: bool = False) -> Curves:
+    """``run_programs`` for one learner: its Curves."""
+    each = None if on_chunk is None else (lambda t, curves: on_chunk(t, curves[0]))
+    return run_programs(feedback, (learner,), keys, instance, (hparams,), checkpoints, horizon,
+                        inst_batched, (hp_batched,), chunk, each, (view,), track_cells)[0]
 
 
 def simulate(key: Array, instance: Instance, feedback, learner: Learner, hparams=None, *,
