@@ -65,10 +65,11 @@ def _setup(n_devices: int = 1):
 
 
 def _program_args(keys, inst, hp, ck, horizon: int):
-    """The dynamic arguments of ``runner.simulate.compiled_program`` for a whole run from round 0:
-    (seed keys, instance, hparams, checkpoints, rounds to play, horizon, carry=None)."""
+    """The dynamic arguments of ``runner.simulate.compiled_program`` for one learner's whole run
+    from round 0: (seed keys, instance, (hparams,), checkpoints, rounds to play, horizon,
+    carries=None)."""
     import numpy as np
-    return (keys, inst, hp, ck, np.int32(horizon), np.int32(horizon), None)
+    return (keys, inst, (hp,), ck, np.int32(horizon), np.int32(horizon), None)
 
 
 def run_jaxpa(seeds: int, horizon: int, n_devices: int = 1, **_) -> dict:
@@ -88,11 +89,11 @@ def run_jaxpa(seeds: int, horizon: int, n_devices: int = 1, **_) -> dict:
                         for a in (inst, hp, ck))
     args = _program_args(keys, inst, hp, ck, horizon)
     t0 = time.perf_counter()
-    compiled = compiled_program.lower(feedback, learner, ck.shape[0], False, False, False,
+    compiled = compiled_program.lower(feedback, (learner,), ck.shape[0], False, (False,), False,
                                       *args).compile()
     compile_s = time.perf_counter() - t0
     t0, c0 = time.perf_counter(), time.process_time()
-    carry = jax.block_until_ready(compiled(*args))
+    carry = jax.block_until_ready(compiled(*args))[0]
     run_s, cpu_s = time.perf_counter() - t0, time.process_time() - c0
     from jaxpa.envs.fast_random import unrolled_on_cpu
     out = dict(seeds=seeds, horizon=horizon, devices=n_devices, compile_s=compile_s,
@@ -160,7 +161,7 @@ def run_profile(seeds: int, horizon: int, **_) -> dict:
     from jaxpa.runner.simulate import compiled_program, log_checkpoints, seed_keys
     ck = jnp.asarray(log_checkpoints(horizon))
     args = _program_args(seed_keys(jax.random.key(1), seeds), inst, hp, ck, horizon)
-    compiled = compiled_program.lower(feedback, learner, ck.shape[0], False, False, False,
+    compiled = compiled_program.lower(feedback, (learner,), ck.shape[0], False, (False,), False,
                                       *args).compile()
     return dict(seeds=seeds, horizon=horizon,
                 ns_per_seed_round=profile(compiled, args, seeds * horizon, p=inst.k * inst.d))

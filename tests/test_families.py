@@ -154,3 +154,19 @@ def test_unmet_gap_guarantee_raises(monkeypatch):
                             zip(jax.tree.leaves(inst), jax.tree.leaves(low)))
     assert same(make_family("f1", jax.random.key(0), min_gap=0.2))
     assert same(make_family("f6", jax.random.key(0)))  # F6 guarantees no gap
+
+
+def test_real_options_and_batch_sizes_share_one_program():
+    """A dial's value, min_gap and the number of keys are arguments of one compiled draw (sizes
+    alone are compile-time constants); padding a batch does not change the draws it keeps."""
+    keys = jax.random.split(jax.random.key(1), 5)
+    two = make_family("f4", keys[:2], eta=0.0)
+    program = families._jitted("f4", (), ("eta",))
+    n = program._cache_size()
+    five = make_family("f4", keys, eta=0.0)
+    moved = make_family("f4", keys[:3], eta=1.0)
+    assert program._cache_size() == n == 1
+    for a, b in zip(jax.tree.leaves(two), jax.tree.leaves(five)):
+        np.testing.assert_array_equal(a, np.asarray(b)[:2])
+    assert not np.allclose(moved.heads, five.heads[:3])  # eta moved the heads
+    np.testing.assert_array_equal(moved.features, five.features[:3])  # and nothing else
