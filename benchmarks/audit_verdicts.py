@@ -27,6 +27,13 @@ from jaxpa.data.audit import AuditConfig
 from jaxpa.data.synthetic_log import matched_populations, verdict_on_synthetic
 
 
+def _relative(path: str) -> str:
+    """The path relative to the repository when it lies inside it."""
+    root = Path(__file__).resolve().parents[1]
+    try:
+        return str(Path(path).resolve().relative_to(root))
+    except ValueError:
+        return path
 
 
 def main() -> None:
@@ -63,7 +70,8 @@ def main() -> None:
             print(f"c = {c:4d}  UD {status:5s}: right {right}/{len(runs)}, undetermined {und}, "
                   f"wrong {len(runs) - right - und}  (known status checked: {known_ok}; "
                   f"{time.perf_counter() - t0:.0f} s)", flush=True)
-    Path(args.out).write_text(json.dumps({"config": vars(args), "rows": rows}, indent=1))
+    config = dict(vars(args), out=_relative(args.out))  # no path of this machine in the record
+    Path(args.out).write_text(json.dumps({"config": config, "rows": rows}, indent=1))
     print(f"wrote {args.out}")
 
 
