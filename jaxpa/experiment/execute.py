@@ -49,7 +49,8 @@ class Run:
     """One grid point of a learner on a population: arrays with leading [B, S] (regret,
     mistakes: [B, S, C]; extra: {name: [B, S, C]}; nonfinite_at: [B, S]); stats: CurveStats [B];
     verdict: [B] str ("unhealthy" where some seed's learner state went non-finite); lock: the
-    ``lock_in`` dict or None."""
+    ``lock_in`` dict (its default min_plays) or None; cells: the raw cell tracker [B, S, N, M]
+    when the experiment tracks cells (for lock-in under another min_plays), else None."""
 
     population: str
     label: str
@@ -63,6 +64,7 @@ class Run:
     stats: Any
     verdict: np.ndarray
     lock: dict | None
+    cells: CellTracker | None = None
 
 
 @dataclasses.dataclass
@@ -228,10 +230,10 @@ def _make_run(population, label, name, point, arrays, h, n_points, inst) -> Run:
     stats = curve_stats(checkpoints=ck, regret=regret, mistakes=mistakes)
     nonfinite = pick(arrays["nonfinite_at"])
     verdict = np.where((nonfinite > 0).any(-1), "unhealthy", curve_verdict(stats))
-    lock = None
+    lock = cells = None
     if "cells__plays" in arrays:
         cells = CellTracker(*(pick(arrays[f"cells__{f}"]) for f in ("plays", "first", "mixed")))
         lock = lock_in(cells, inst)
     extra = {k[len("extra__"):]: pick(v) for k, v in arrays.items() if k.startswith("extra__")}
     return Run(population, label, name, point, ck, regret, mistakes, extra, nonfinite, stats,
-               np.atleast_1d(verdict), lock)
+               np.atleast_1d(verdict), lock, cells)
