@@ -53,7 +53,8 @@ from jaxpa.data.study import (check_study_inputs, heads_instance, panel_coverage
 from jaxpa.data.ud_bootstrap import ud_bootstrap
 from jaxpa.diagnostics import diagnose, diagnostics_summary
 from jaxpa.envs.feedback import make_feedback
-from jaxpa.envs.instance import Instance, InstanceError
+from jaxpa.envs.instance import InstanceError
+from jaxpa.envs.io import instance_from_dict, instance_to_dict
 
 STEPS = ("fits", "raw", "ud", "coverage", "simulate", "budget")
 
@@ -116,14 +117,6 @@ def _no_store(name: str, config: dict, compute: Callable[[], dict]) -> dict:
 
 
 # ----- the audit --------------------------------------------------------------------------------
-def _instance_arrays(inst: Instance) -> dict:
-    return {f.name: np.asarray(getattr(inst, f.name)) for f in dataclasses.fields(inst)}
-
-
-def _instance(arrays: dict) -> Instance:
-    return Instance(**{k: jnp.asarray(v) for k, v in arrays.items()})
-
-
 def input_config(log: PreferenceLog, config: AuditConfig, feedback) -> dict:
     """What every step depends on: the log's content and reading, the study's options, the key."""
     return {"kind": "jaxpa audit", "log": log.digest, "columns": dataclasses.asdict(log.columns),
@@ -191,11 +184,11 @@ def run_audit(log: PreferenceLog, config: AuditConfig = AuditConfig(), *,
         return {"population": pop, "heldout": s.heldout,
                 "heads": {"theta": s.heads, "grad_norm": s.grad_norm, "shrinkage": s.shrinkage,
                           "max_grad_norm": float(np.max(s.grad_norm))},
-                "instance": _instance_arrays(s.instance), "scale": s.scale,
+                "instance": instance_to_dict(s.instance), "scale": s.scale,
                 "reference": s.reference}
 
     f = step("fits", fits)
-    base = _instance(f["instance"])
+    base = instance_from_dict(f["instance"])
     pop = f["population"]
     out["population_fit"] = {k: v for k, v in pop.items() if k != "information"}
     out["heldout"], out["heads"] = f["heldout"], f["heads"]

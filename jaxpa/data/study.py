@@ -32,6 +32,7 @@ import numpy as np
 import jax
 import jax.numpy as jnp
 
+from jaxpa.data.audit_coverage import log_grid
 from jaxpa.data.calibrate import calibrated_instance, head_spectrum
 from jaxpa.data.coverage import user_coverage, users_needed
 from jaxpa.data.evaluate import fit_at, heldout_comparison, with_population
@@ -182,8 +183,7 @@ def panel_diagnostics(inst: Instance, feedback: str | FeedbackModel = "bt_ref",
 def coverage_sizes(n_users: int, points: int = 12) -> np.ndarray:
     """About ``points`` subset sizes spread geometrically over [1, n_users], unique, both ends
     included."""
-    sizes = np.unique(np.round(np.geomspace(1, n_users, points)).astype(np.int64))
-    return sizes[(sizes >= 1) & (sizes <= n_users)]
+    return log_grid(1, n_users, points)
 
 
 def panel_coverage(inst: Instance, diag, draws: int, key: Array,

@@ -10,7 +10,7 @@ import copy
 import numpy as np
 
 from jaxpa.experiment.audit_figures import audit_figures
-from jaxpa.experiment.outputs import _close, format_table
+from jaxpa.experiment.outputs import _close, format_ci, format_table
 from jaxpa.results import Store, config_hash
 
 RULE = ("holds if UD holds in >= {p:.0%} of bootstrap replicates on resolved heads *and* on raw "
@@ -19,10 +19,6 @@ RULE = ("holds if UD holds in >= {p:.0%} of bootstrap replicates on resolved hea
 
 def _g(x, digits: int = 3) -> str:
     return "n/a" if x is None else str(x) if isinstance(x, str) else f"{x:.{digits}g}"
-
-
-def _ci(c: dict, fmt: str = "{:.3f}") -> str:
-    return f"{fmt.format(c['mean'])} [{fmt.format(c['low'])}, {fmt.format(c['high'])}]"
 
 
 def _direction(w: dict) -> str:
@@ -75,7 +71,7 @@ def verdict_paragraph(r: dict, config: dict) -> str:
     lines.append(f"\nWhat it means: {meaning[u['verdict']]}")
     t = r["heldout"]["table"]["personalized"]
     lines.append(f"- Held-out: personalized minus population log-likelihood per choice "
-                 f"{_ci(t['loglik_gain'])}, accuracy gain {_ci(t['accuracy_gain'])} "
+                 f"{format_ci(t['loglik_gain'])}, accuracy gain {format_ci(t['accuracy_gain'])} "
                  f"({t['loglik']['n_users']} users).")
     if r.get("coverage", {}).get("worst"):
         w = r["coverage"]["worst"][0]
@@ -107,8 +103,9 @@ def _evidence(r: dict, config: dict) -> list[str]:
             for n, t, s in zip(lg["features"], fit["theta"], fit["std_errors"])]
     parts += [format_table(rows, ["feature", "theta", "s.e."]),
               f"log-likelihood {fit['loglik']:.3f}, gradient norm {fit['grad_norm']:.1e}", "```\n"]
-    rows = [{"model": m, "loglik/choice [95% CI]": _ci(v["loglik"]), "accuracy": _ci(v["accuracy"]),
-             "loglik gain": _ci(v["loglik_gain"])} for m, v in h["table"].items()]
+    rows = [{"model": m, "loglik/choice [95% CI]": format_ci(v["loglik"]),
+             "accuracy": format_ci(v["accuracy"]), "loglik gain": format_ci(v["loglik_gain"])}
+            for m, v in h["table"].items()]
     parts += [f"Held out: each user's last {config['n_test']} choices ({h['n_test']} in all); "
               f"shrinkage {h['shrinkage']:g} pseudo-choices chosen on validation from "
               f"{', '.join(f'{g:g}' for g in h['grid'])}.\n", "```",

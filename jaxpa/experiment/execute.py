@@ -15,7 +15,7 @@ import dataclasses
 import sys
 import time
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, NamedTuple
 
 import numpy as np
 import jax
@@ -168,41 +168,45 @@ def run(experiment: Experiment, size_name: str = "default", *, out=None, seed: i
                          for b in range(len(meta["draw"]))]
             pops[pop.label] = PopulationResult(pop, inst, meta, diag, summaries)
             run_key = jax.random.fold_in(key, label_key(pop.label) + 1)
-            groups = []
+            parts, instances_id = [], fingerprint(inst)
             for group in experiment.learners:
                 learner, hp, points = resolved(group, feedback, size.horizon)
                 config = {"experiment": experiment.name, "population": pop.describe(),
-                          "instances": fingerprint(inst), "learner": group.name,
+                          "instances": instances_id, "learner": group.name,
                           "options": dict(group.options), "hparams": points,
                           "feedback": feedback.label, "horizon": size.horizon,
                           "seeds": size.seeds, "n_checkpoints": experiment.n_checkpoints,
                           "track_cells": experiment.track_cells, "seed": seed}
                 name = f"{pop.label}__{group.label}"
-                groups.append((group, learner, hp, points, name, config, store.get(name, config)))
-            missing = [g for g in groups if g[-1] is None]
+                parts.append(_Part(group, learner, hp, points, name, config,
+                                   store.get(name, config)))
+            missing = [p for p in parts if p.stored is None]
             t_part = time.perf_counter()
             if missing:  # the population's missing learners: one compiled program
                 curves = simulate_sharded_many(
-                    run_key, inst, feedback, [(g[1], g[2]) for g in missing],
+                    run_key, inst, feedback, [(p.learner, p.hparams) for p in missing],
                     horizon=size.horizon, n_seeds=size.seeds,
                     n_checkpoints=experiment.n_checkpoints, mesh=mesh,
                     track_cells=experiment.track_cells)
-                fresh = {g[4]: _arrays(c) for g, c in zip(missing, curves)}
+                fresh = {p.name: _arrays(c) for p, c in zip(missing, curves)}
             took = time.perf_counter() - t_part
-            others = ", ".join(g[0].label for g in missing)
-            for group, learner, hp, points, name, config, stored in groups:
-                if stored is None:
-                    arrays = {k: np.asarray(v) for k, v in fresh[name].items()}
-                    store.put(name, config, arrays)
-                    store.log(f"  {pop.label} {group.label}: computed in {took:.1f} s"
-                              + (f" (one program: {others})" if len(missing) > 1 else ""))
+            together = ", ".join(p.group.label for p in missing)
+            for part in parts:
+                label = part.group.label
+                if part.stored is None:
+                    arrays = fresh[part.name]
+                    store.put(part.name, part.config, arrays)
+                    store.log(f"  {pop.label} {label}: computed in {took:.1f} s"
+                              + (f" (one program: {together})" if len(missing) > 1 else ""))
                 else:
-                    arrays = stored
-                    store.log(f"  {pop.label} {group.label}: stored")
-                advance(f"{pop.label} {group.label}")
-                for h, (label, point) in enumerate(zip(group.point_labels(), points)):
-                    runs[(pop.label, label)] = _make_run(pop.label, label, group.name, point,
-                                                         arrays, h, len(points), inst)
+                    arrays = part.stored
+                    store.log(f"  {pop.label} {label}: stored")
+                advance(f"{pop.label} {label}")
+                for h, (point_label, point) in enumerate(zip(part.group.point_labels(),
+                                                             part.points)):
+                    runs[(pop.label, point_label)] = _make_run(
+                        pop.label, point_label, part.group.name, point, arrays, h,
+                        len(part.points), inst)
         results = Results(experiment, size_name, size, seed, key, store, pops, runs, advance)
         results.sections = outputs.write(results, elapsed=lambda: time.perf_counter() - t0,
                                          log=log)
@@ -211,14 +215,27 @@ def run(experiment: Experiment, size_name: str = "default", *, out=None, seed: i
     return results
 
 
+class _Part(NamedTuple):
+    """A learner grid on a population as a part of the store: stored holds its arrays when the
+    store has them (None: to compute)."""
+
+    group: Learners
+    learner: Any
+    hparams: Any
+    points: list
+    name: str
+    config: dict
+    stored: dict | None
+
+
 def _arrays(c) -> dict:
-    """A run's stored arrays: curves, health and, when tracked, the lock-in cells."""
+    """A run's stored arrays (NumPy): curves, health and, when tracked, the lock-in cells."""
     arrays = {"checkpoints": c.checkpoints, "regret": c.regret, "mistakes": c.mistakes,
               "nonfinite_at": c.nonfinite_at}
     arrays.update({f"extra__{n}": v for n, v in c.extra.items()})
     if c.cells is not None:
         arrays.update({f"cells__{f}": getattr(c.cells, f) for f in ("plays", "first", "mixed")})
-    return arrays
+    return {k: np.asarray(v) for k, v in arrays.items()}
 
 
 def _make_run(population, label, name, point, arrays, h, n_points, inst) -> Run:

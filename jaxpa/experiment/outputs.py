@@ -81,6 +81,11 @@ def format_table(rows: list[dict], columns: list[str]) -> str:
     return "\n".join([line(columns), line(["-" * w for w in widths])] + [line(r) for r in cells])
 
 
+def format_ci(c: dict, fmt: str = "{:.3f}") -> str:
+    """A {"mean", "low", "high"} dict as 'mean [low, high]'."""
+    return f"{fmt.format(c['mean'])} [{fmt.format(c['low'])}, {fmt.format(c['high'])}]"
+
+
 def brief_table(results) -> str:
     """One line per (population, learner): mean R(T) over instances and seeds, added over
     [T/2, T] (95% CI, single instance) or the verdicts' counts (several), stuck share, health."""

@@ -30,17 +30,13 @@ import jax
 from jaxpa.data.audit import pack, unpack
 from jaxpa.data.study import (calibrated_panel_study, panel_coverage, panel_diagnostics,
                               population_summary, study_key)
-from jaxpa.experiment.outputs import Section, format_table
+from jaxpa.experiment.outputs import Section, format_ci, format_table
 from jaxpa.results import fingerprint
 
 # Croissant, "Estimation of multinomial logit models in R: the mlogit package" (vignette), Train
 # example without intercept, price in euros (price / 100 * 2.20371) and time in hours.
 PUBLISHED = {"train": {"source": "mlogit vignette (Croissant), Train, no intercept",
                        "theta": [-0.0673580, -1.7205514, -0.3263409, -0.9457256]}}
-
-
-def _ci(c: dict, fmt: str = "{:.3f}") -> str:
-    return f"{fmt.format(c['mean'])} [{fmt.format(c['low'])}, {fmt.format(c['high'])}]"
 
 
 def fit_table(features, fit: dict, published: dict | None) -> tuple[str, list[dict]]:
@@ -60,9 +56,11 @@ def fit_table(features, fit: dict, published: dict | None) -> tuple[str, list[di
 
 
 def heldout_table(h: dict, n_test: int) -> str:
-    rows = [{"model": m, "loglik/choice [95% CI]": _ci(v["loglik"]),
-             "accuracy [95% CI]": _ci(v["accuracy"]), "loglik gain [95% CI]": _ci(v["loglik_gain"]),
-             "accuracy gain [95% CI]": _ci(v["accuracy_gain"])} for m, v in h["table"].items()]
+    rows = [{"model": m, "loglik/choice [95% CI]": format_ci(v["loglik"]),
+             "accuracy [95% CI]": format_ci(v["accuracy"]),
+             "loglik gain [95% CI]": format_ci(v["loglik_gain"]),
+             "accuracy gain [95% CI]": format_ci(v["accuracy_gain"])}
+            for m, v in h["table"].items()]
     users = next(iter(h["table"].values()))["loglik"]["n_users"]
     head = (f"{h['n_test']} held-out choices ({n_test} last per user), {h['n_train']} for "
             f"fitting; shrinkage {h['shrinkage']:g} pseudo-choices chosen on validation from "
