@@ -4,7 +4,7 @@ restores the previous rule on exit. The opt-in changes the generated code (the r
 the hash disappears), never the bits: draws and a whole ``simulate`` run are identical with and
 without it.
 
-The test process itself has opted in (tests/conftest.py), so the checks run in a fresh process."""
+The test process itself has opted in (conftest.py), so the checks run in a fresh process."""
 import pytest
 
 from tests.helpers import run_python

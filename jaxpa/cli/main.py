@@ -2,7 +2,7 @@
 reproduce the claims, list what is registered, diagnose an instance, audit a preference log.
 
     jaxpa run [EXPERIMENT] [--size quick]      # EXPERIMENT: a name in experiments/ or a .py path
-    jaxpa online | offline | dial | compare | heads | real | f6    # shortcuts for `jaxpa run NAME`
+    jaxpa NAME [--size quick]                  # `jaxpa run NAME`, for every experiment of experiments/
     jaxpa reproduce [--quick]
     jaxpa list
     jaxpa diagnose --family f3 | --instance x.npz
@@ -20,7 +20,7 @@ import sys
 
 from jaxpa.cli import commands
 
-SHORTCUTS = ("online", "offline", "dial", "compare", "heads", "real", "f6")
+COMMANDS = ("run", "reproduce", "list", "diagnose", "audit")
 
 
 class Parser(argparse.ArgumentParser):
@@ -38,7 +38,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("experiment", nargs="?", default="default",
                    help="a name of experiments/ (default, online, ...) or a path to a .py file")
     commands.add_run_arguments(p)
-    for name in SHORTCUTS:
+    for name in sorted(set(commands.known_experiments()) - set(COMMANDS)):  # discovered
         p = sub.add_parser(name, help=f"jaxpa run {name}")
         p.set_defaults(experiment=name)
         commands.add_run_arguments(p)
@@ -49,7 +49,9 @@ def build_parser() -> argparse.ArgumentParser:
     commands.add_diagnose_arguments(p)
     try:
         from jaxpa.cli import audit
-        audit.add_arguments(sub.add_parser("audit", help=audit.HELP))
+        p = sub.add_parser("audit", help=audit.HELP)
+        audit.add_arguments(p)
+        p.set_defaults(handler=audit.run)
     except ImportError:  # the audit command needs the data extra
         pass
     return parser

@@ -34,7 +34,7 @@ def reproduce(experiments, args) -> int:
     lines = ["# jaxpa: reproducing the user-diversity claims\n",
              f"Command: `jaxpa reproduce{' --quick' if args.quick else ''} --seed {args.seed}`; "
              f"{minutes:.1f} min on {meta['backend']} ({meta['cpu_count']} CPUs), {meta['code']}.\n",
-             "Every verdict follows a fixed rule of its experiment (experiments/*.py) on the "
+             "Every verdict follows a fixed rule of its experiment (experiments/) on the "
              "statistics of the runs; 'not supported' and 'inconclusive' are reported as measured. "
              "'agree' is the share of instance draws whose own verdict agrees with the claim "
              "(95% Wilson interval).\n",

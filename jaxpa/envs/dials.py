@@ -4,7 +4,7 @@ N, K, d, Delta_min and kappa stay fixed *exactly* (MODEL.md §6: "a dial must mo
 Every dial is a pure function ``dial(key, value, **sizes) -> Instance``, jittable and vmappable
 over the key (draws) and the value (the dial): ``dial_grid``, or as an experiment's population,
 ``Population(label, build=rotate_head, dial=("s", values), options={...sizes})`` (the value is the
-keyword ``s``, ``p`` or ``b``; experiments/dial.py).
+keyword ``s``, ``p`` or ``b``; experiments/dial/experiment.py).
 
 The construction (worked out on paper; one prompt, so M = 1):
 

@@ -11,7 +11,9 @@ from typing import Any, Callable
 
 import numpy as np
 import jax
+import jax.numpy as jnp
 
+from jaxpa.envs.instance import optimal_responses
 from jaxpa.results import code_identity, config_hash
 
 
@@ -73,6 +75,28 @@ def summary_rows(results) -> list[dict]:
     return rows
 
 
+def matching_table(results, pops) -> tuple[str, list[dict]]:
+    """Quartiles of Delta_min, kappa and the share of y* = y0 on each side, and the UD status: the
+    check that two populations are matched (the online and offline experiments print it)."""
+    rows = []
+    for pop in pops:
+        p = results.populations[pop]
+        d = p.diagnostics
+        ref_share = np.asarray(jax.vmap(lambda i: jnp.mean((optimal_responses(i) ==
+                                                           i.reference[None]).astype(jnp.float32)))(p.instances))
+        row = {"population": pop, "draws": int(np.size(d.ud_holds)),
+               "UD holds": f"{int(np.sum(d.ud_holds))}/{int(np.size(d.ud_holds))}"}
+        for name, v in (("Delta_min", d.min_gap), ("kappa", d.kappa), ("y*=y0 share", ref_share),
+                        ("lambda_D", d.lambda_D)):
+            q = np.percentile(np.asarray(v, np.float64), [25, 50, 75])
+            row[name] = f"{q[1]:.3g} [{q[0]:.3g}, {q[2]:.3g}]"
+        rows.append(row)
+    cols = list(rows[0])
+    text = "| " + " | ".join(cols) + " |\n|" + "---|" * len(cols) + "\n" + "\n".join(
+        "| " + " | ".join(str(r[c]) for c in cols) + " |" for r in rows)
+    return text, rows
+
+
 def format_table(rows: list[dict], columns: list[str]) -> str:
     """A plain-text table with right-aligned columns."""
     cells = [[str(r.get(c, "")) for c in columns] for r in rows]
@@ -120,7 +144,8 @@ def write(results, elapsed: Callable[[], float], log=print) -> list:
     figure = (exp.figure or regret_figure)(results) if results.runs else None
     config = {"experiment": exp.name, "size": results.size_name,
               "horizon": results.size.horizon, "seeds": results.size.seeds,
-              "extra": dict(results.size.extra), "seed": results.seed,
+              "options": (dataclasses.asdict(results.size.options)
+                          if results.size.options is not None else None), "seed": results.seed,
               "feedback": exp.feedback_model().label,
               "populations": [p.describe() for p in exp.populations],
               "learners": [dataclasses.asdict(g) for g in exp.learners]}

@@ -23,7 +23,7 @@ import jax.numpy as jnp
 
 from jaxpa.envs.feedback import FeedbackModel
 from jaxpa.envs.instance import Instance, InstanceError, validate
-from jaxpa.offline.logging import (instance_rows, log_dataset, logging_policy, row_ids,
+from jaxpa.offline.logging_policies import (instance_rows, log_dataset, logging_policy, row_ids,
                                    sufficient_stats)
 from jaxpa.offline.mle import check_fit_args, offline_model, ridge_mle_weighted
 from jaxpa.offline.sampled import MAX_COUNT, STATIONARY, row_margins, row_probs, sample_log

@@ -25,7 +25,7 @@ import jax.numpy as jnp
 
 from jaxpa.envs.feedback import FeedbackModel
 from jaxpa.envs.instance import Instance, InstanceError, rewards
-from jaxpa.offline.logging import check_policy
+from jaxpa.offline.logging_policies import check_policy
 from jaxpa.offline.mle import offline_model
 
 Array = jax.Array

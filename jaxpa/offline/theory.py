@@ -25,7 +25,7 @@ import jax
 from jaxpa.envs.feedback import FeedbackModel
 from jaxpa.envs.instance import Instance, gaps, optimal_responses, support_mask
 from jaxpa.learners.design import design
-from jaxpa.offline.logging import check_policy, instance_rows
+from jaxpa.offline.logging_policies import check_policy, instance_rows
 from jaxpa.offline.sampled import row_margins, row_probs
 
 RANGE_RTOL = 1e-6  # dz is in range(I) when its residual outside is below this, relative to |dz|
