@@ -2,8 +2,9 @@
 feedback model, how many rounds and seeds at each size, and what to conclude.
 
 Declarations only (frozen dataclasses); ``jaxpa.experiment.execute.run`` runs them. A file under
-the top-level ``experiments/`` folder defines ``EXPERIMENT = Experiment(...)`` and is run by
-``jaxpa run experiments/<file>.py [--size quick]``.
+the top-level ``experiments/`` folder (``experiments/<name>.py``, or ``experiments/<name>/
+experiment.py`` for an experiment with its own analysis modules) defines
+``EXPERIMENT = Experiment(...)`` and is run by ``jaxpa run <name> [--size quick]``.
 
 Key rule (explicit, so every number can be regenerated): with master key K = key(seed), the
 population labelled L draws instance i (dial value j) from
@@ -125,8 +126,10 @@ class Population:
 
 @dataclasses.dataclass(frozen=True)
 class LearnerGrid:
-    """A learner of the registry with options, and a grid of hyperparameters: every listed value
-    (a list) is crossed with the others, and the grid runs as one vmapped sweep. ``labels``
+    """A declaration's learner grid (not a ``jaxpa.learners.Learner``: ``execute`` builds that from
+    ``name`` and ``options``): a learner of the registry with options, and a grid of
+    hyperparameters: every listed value (a list) is crossed with the others, and the grid runs as
+    one vmapped sweep. ``labels``
     names the grid points (default: the label with the varied values, e.g.
     ``greedy[warm_start=200]``; a single point keeps ``label``)."""
 

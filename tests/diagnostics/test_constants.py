@@ -148,8 +148,8 @@ def test_head_sine_of_a_pair_sharing_best_and_runner_up():
 def test_rotate_dial_with_redundancy_moves_loo_not_lambda_D():
     """Four users per group: rotating user m onto user 0 uncovers the others' leave-one-out
     directions (loo_coverage falls towards 0) while lambda_D stays within a factor 2. Vmapped
-    (the experiment's lax.map is checked against diagnose in test_dial_experiment); the
-    identification of D is diagnose's lambda_D."""
+    (the experiment's lax.map is checked against diagnose in experiments/dial/test_experiment.py);
+    the identification of D is diagnose's lambda_D."""
     s = jnp.array([0.05, 0.2, 1.0])
     keys = jax.random.split(jax.random.key(1), 1)
 
