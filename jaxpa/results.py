@@ -35,6 +35,7 @@ import json
 import os
 import re
 import tempfile
+import time
 import zipfile
 from pathlib import Path
 from typing import Any, Callable
@@ -45,6 +46,7 @@ import jax
 MANIFEST = "manifest.json"
 PREVIOUS = ".manifest.previous.json"  # the last complete unit's manifest, while a new one is written
 LOCK = ".jaxpa.lock"
+SECONDS = "compute_seconds"  # a part's reserved array: the seconds it took to compute
 _LOCKS: dict[str, Any] = {}  # folder -> open lock file held by this process
 
 
@@ -201,6 +203,8 @@ class Store:
         self.writer, self.log = writer, log
         self._outputs: dict[str, str] = {}
         self._previous: set[str] = set()
+        self.seconds: dict[str, float] = {}  # part name -> seconds it took to compute
+        self.loaded: set[str] = set()  # parts read from an earlier run
         if writer:
             _lock(self.folder)
             for d in (self.folder, self.parts):
@@ -224,6 +228,8 @@ class Store:
                 arrays = {k: data[k] for k in data.files}
             if str(arrays.pop("config_hash", "")) != config_hash(config):
                 raise ValueError("config stamp differs")
+            self.seconds[name] = float(arrays.pop(SECONDS, np.nan))
+            self.loaded.add(name)
             return arrays
         except (zipfile.BadZipFile, EOFError, ValueError, OSError, KeyError) as err:
             self.log(f"  part {path.name} is unreadable or foreign ({err}); recomputing it")
@@ -231,18 +237,27 @@ class Store:
                 path.unlink(missing_ok=True)
             return None
 
-    def put(self, name: str, config: dict, arrays: dict) -> None:
+    def put(self, name: str, config: dict, arrays: dict, seconds: float = float("nan")) -> None:
+        """Store a finished part with the seconds it took (so a resumed run still reports the
+        time its results cost, not only its own)."""
+        self.seconds[name] = float(seconds)
         if self.writer:
-            atomic_write(self.part_path(name, config),
-                         _npz_bytes(dict(arrays, config_hash=np.asarray(config_hash(config)))))
+            atomic_write(self.part_path(name, config), _npz_bytes(dict(
+                arrays, config_hash=np.asarray(config_hash(config)),
+                **{SECONDS: np.asarray(seconds, np.float64)})))
+
+    def compute_seconds(self) -> float:
+        """Seconds the parts this store handed out took to compute, now or in earlier runs."""
+        return float(np.nansum(list(self.seconds.values()))) if self.seconds else 0.0
 
     def compute(self, name: str, config: dict, fn: Callable[[], dict]) -> tuple[dict, bool]:
         """(the part's arrays, whether they were computed now): loaded when finished."""
         done = self.get(name, config)
         if done is not None:
             return done, False
+        t0 = time.perf_counter()
         arrays = {k: np.asarray(v) for k, v in fn().items()}
-        self.put(name, config, arrays)
+        self.put(name, config, arrays, seconds=time.perf_counter() - t0)
         return arrays, True
 
     # ----- final outputs ------------------------------------------------------------------------

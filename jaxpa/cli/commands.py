@@ -204,6 +204,9 @@ def load_experiment(name: str):
         namespace = _namespace(path)
     except SyntaxError as err:
         raise InstanceError(f"{path}: syntax error on line {err.lineno}: {err.msg}") from None
+    except Exception as err:  # noqa: BLE001: the file's own error, named with its line
+        from jaxpa.cli.errors import error_line
+        raise InstanceError(error_line(err)) from err
     exp = namespace.get("EXPERIMENT")
     if not isinstance(exp, Experiment):
         raise InstanceError(f"{path}: defines no EXPERIMENT = jaxpa.experiment.Experiment(...)")
@@ -224,6 +227,20 @@ def sized(exp, args):
     changes = {k: getattr(args, k) for k in ("horizon", "seeds", "draws")
                if getattr(args, k, None) is not None}
     return dataclasses.replace(size, **changes) if changes else size
+
+
+def default_out(exp, path: Path) -> Path:
+    """results/<name>; but a copied file that keeps another experiment's name (a copy of
+    experiments/default.py still saying name="default") writes to results/<its file's name>, with
+    a note, instead of overwriting that experiment's results."""
+    known = known_experiments().get(exp.name)
+    if known is None or known.resolve() == path.resolve():
+        return Path("results") / exp.name
+    own = path.parent.name if path.name == DECLARATION else path.stem
+    out = Path("results") / own
+    print(f"note: {path} declares name={exp.name!r}, the name of {known}; writing to {out} so "
+          f"that results/{exp.name} is not overwritten (--out chooses the folder)")
+    return out
 
 
 def dispatch(args) -> int:
@@ -250,7 +267,7 @@ def dispatch(args) -> int:
         return reproduce(experiments, args)
     exp = load_experiment(args.experiment)
     size = sized(exp, args)
-    out = check_writable(args.out or f"results/{exp.name}")
+    out = check_writable(args.out or default_out(exp, find_experiment(args.experiment)))
     if args.check:
         from jaxpa.experiment.execute import check
         check(exp, size)
@@ -277,6 +294,6 @@ def list_registered() -> int:
             exp = load_experiment(str(path))
             claims = " [reproduce]" if exp.claim_order is not None else ""
             print(f"  {name:16s} {exp.title}  (sizes: {', '.join(exp.sizes)}){claims}")
-        except (ValueError, OSError, ImportError) as err:
+        except (ValueError, OSError) as err:
             print(f"  {name:16s} (cannot load: {err})")
     return 0

@@ -195,7 +195,7 @@ def run(experiment: Experiment, size_name: str = "default", *, out=None, seed: i
                 label = part.group.label
                 if part.stored is None:
                     arrays = fresh[part.name]
-                    store.put(part.name, part.config, arrays)
+                    store.put(part.name, part.config, arrays, seconds=took / len(missing))
                     store.log(f"  {pop.label} {label}: computed in {took:.1f} s"
                               + (f" (one program: {together})" if len(missing) > 1 else ""))
                 else:

@@ -166,17 +166,20 @@ def write(results, elapsed: Callable[[], float], log=print) -> list:
             store.write_csv(f"{s.name or 'section'}.csv", s.rows, stamp)
     metadata = run_metadata()
     minutes = elapsed() / 60
+    timing = time_note(store, minutes)
     store.write_json("summary.json", {
-        "config": config, "metadata": metadata, "minutes": minutes, "rows": rows,
+        "config": config, "metadata": metadata, "minutes": minutes,
+        "compute_minutes": store.compute_seconds() / 60, "parts_loaded": len(store.loaded),
+        "rows": rows,
         "unhealthy": unhealthy, "diagnostics": {p: r.summaries for p, r in results.populations.items()},
         "sections": {s.title: s.data for s in sections},
         "claims": [c.as_dict() for c in claims]}, stamp)
-    store.write_text("report.md", _markdown(results, sections, claims, unhealthy, minutes,
+    store.write_text("report.md", _markdown(results, sections, claims, unhealthy, timing,
                                             metadata), stamp)
     store.finish_outputs(stamp, metadata)
     _close([f for f in [figure] if f is not None] + [f for s in sections for f in s.figures.values()])
     log(f"\n{exp.title}: T = {results.size.horizon}, {results.size.seeds} seeds, "
-        f"{exp.feedback_model().label} feedback ({minutes:.1f} min)")
+        f"{exp.feedback_model().label} feedback ({timing})")
     if results.runs:
         log(brief_table(results))
     for c in claims:
@@ -200,12 +203,22 @@ def _curves(results) -> dict[str, np.ndarray]:
     return out
 
 
-def _markdown(results, sections, claims, unhealthy, minutes, metadata) -> str:
+def time_note(store, minutes: float) -> str:
+    """The run's time; after a resume, also what the parts it loaded took to compute (so the
+    report does not show a resume's seconds as the cost of the results)."""
+    if not store.loaded:
+        return f"{minutes:.1f} min"
+    return (f"{store.compute_seconds() / 60:.1f} min of computation in its parts, "
+            f"{len(store.loaded)} of {len(store.seconds)} loaded from an earlier run; "
+            f"{minutes:.1f} min in this run")
+
+
+def _markdown(results, sections, claims, unhealthy, timing, metadata) -> str:
     exp = results.experiment
     lines = [f"# {exp.title}\n",
              f"Command: `jaxpa run {exp.name} --size {results.size_name} --seed {results.seed}`;"
              f" T = {results.size.horizon}, {results.size.seeds} seeds, feedback "
-             f"{exp.feedback_model().label}; {minutes:.1f} min on {metadata['backend']} "
+             f"{exp.feedback_model().label}; {timing} on {metadata['backend']} "
              f"({len(metadata['devices'])} device(s), {metadata['cpu_count']} CPUs), "
              f"{metadata['code']}.\n"]
     if exp.description:
