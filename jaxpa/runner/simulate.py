@@ -34,6 +34,7 @@ from flax import struct
 from jaxpa.envs.env import Context, draw_context, respond
 from jaxpa.envs.feedback import FeedbackModel, make_feedback
 from jaxpa.envs.instance import Instance
+from jaxpa.envs.precision import full_precision
 from jaxpa.learners.base import Learner
 from jaxpa.runner.cells import CellTracker, init_cells, track
 from jaxpa.runner.checks import (INIT_ROUND, MAX_CHECKPOINTS, check_run,  # noqa: F401
@@ -99,10 +100,12 @@ def init_state(key: Array, inst: Instance, learner: Learner, hparams):
     return learner.init(jax.random.fold_in(key, INIT_ROUND), inst, hparams)
 
 
+@full_precision
 def rollout(key: Array, instance: Instance, feedback, learner: Learner, hparams, horizon: int):
     """One seed, every round logged: (final state, Record with leading [horizon]). Memory O(T);
     for offline datasets, estimator checks and small experiments. Traceable (no checks: call
-    ``check_run`` first when the arguments come from a user)."""
+    ``check_run`` first when the arguments come from a user); products at full float32
+    precision (envs/precision.py)."""
     feedback = make_feedback(feedback)
 
     def body(state, t):
@@ -222,7 +225,8 @@ def _programs(feedback, learners, n_checkpoints, inst_batched, hp_batched, track
                  for learner, hb, hp, carry in zip(learners, hp_batched, hparams, carries))
 
 
-compiled_program = jax.jit(_programs, static_argnums=(0, 1, 2, 3, 4, 5))
+# traced with full-precision float32 products (envs/precision.py: GPUs default to TF32)
+compiled_program = jax.jit(full_precision(_programs), static_argnums=(0, 1, 2, 3, 4, 5))
 MAX_PROGRAMS = 64  # compiled programs kept by the runner (each holds ~10 MB and ~200 memory maps)
 
 
