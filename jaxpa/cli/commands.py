@@ -211,11 +211,29 @@ def dispatch(args) -> int:
         check(exp, size)
         print(f"{exp.name}: {len(exp.populations)} populations x {len(exp.learners)} learner "
               f"groups, T = {size.horizon}, {size.seeds} seeds -> {out}")
+        print("\n".join(memory_lines(exp, size)))
         return 0
     setup_session(args)
     from jaxpa.experiment import run
     run(exp, args.size, out=out, seed=args.seed, size=size, quiet=args.quiet)
     return 0
+
+
+def memory_lines(exp, size) -> list[str]:
+    """Each population's run estimated from its shapes (``runner.memory``), one line each; a run
+    that cannot fit raises InstanceError saying how many seeds would."""
+    import jax
+    from jaxpa.experiment.execute import resolved
+    from jaxpa.runner.sharding import simulate_sharded_many
+    feedback, lines = exp.feedback_model(), []
+    for pop in exp.populations:
+        inst, _ = pop.instances(jax.random.key(0), size.draws or pop.draws)
+        runs = [resolved(group, feedback, size.horizon)[:2] for group in exp.learners]
+        est = simulate_sharded_many(jax.random.key(0), inst, feedback, runs, horizon=size.horizon,
+                                    n_seeds=size.seeds, n_checkpoints=exp.n_checkpoints,
+                                    track_cells=exp.track_cells, estimate_only=True)
+        lines.append(f"  {pop.label}: {est.line()}")
+    return lines
 
 
 def list_registered() -> int:

@@ -40,6 +40,7 @@ from jaxpa.runner.cells import CellTracker, init_cells, track
 from jaxpa.runner.checks import (INIT_ROUND, MAX_CHECKPOINTS, check_run,  # noqa: F401
                                  seed_bucket)
 from jaxpa.runner.curves import Curves, drop_padding, log_checkpoints, read_curves  # noqa: F401
+from jaxpa.runner import memory
 
 Array = jax.Array
 
@@ -247,11 +248,14 @@ def run_programs(feedback, learners: tuple, keys: Array, instance: Instance, hpa
                  checkpoints: np.ndarray, horizon: int, inst_batched: bool, hp_batched: tuple,
                  chunk: int | None = None,
                  on_chunk: Callable[[int, tuple], None] | None = None,
-                 views: tuple | None = None, track_cells: bool = False) -> tuple:
+                 views: tuple | None = None, track_cells: bool = False,
+                 memory_check: memory.MemoryEstimate | None = None) -> tuple:
     """Run ``compiled_program`` for a tuple of learners over the horizon (in chunks if asked):
     one Curves per learner, from the final carries, repeated checkpoints dropped. ``views[i]``
     maps learner i's curves before they are returned or passed to ``on_chunk(t, curves)``
-    (padded seeds are dropped there)."""
+    (padded seeds are dropped there). With ``memory_check`` (a run whose upper bound does not
+    fit, ``runner.memory``), each program is compiled first and run only if its
+    ``memory_analysis`` fits."""
     _bound_cache()
     learners, hparams, hp_batched = tuple(learners), tuple(hparams), tuple(hp_batched)
     views = views or (lambda c: c,) * len(learners)
@@ -259,11 +263,17 @@ def run_programs(feedback, learners: tuple, keys: Array, instance: Instance, hpa
     ck = np.asarray(checkpoints, np.int32)  # NumPy inputs: replicated on every device and process
     unique = np.unique(checkpoints, return_index=True)[1]
     step = chunk if chunk is not None and chunk < horizon else horizon
-    carries, done = None, 0
+    carries, done, checked = None, 0, {}
     while done < horizon:
         n = min(step, horizon - done)
-        carries = compiled_program(*static, keys, instance, hparams, ck, np.int32(n),
-                                   np.int32(horizon), carries)
+        args = (keys, instance, hparams, ck, np.int32(n), np.int32(horizon), carries)
+        if memory_check is None:
+            carries = compiled_program(*static, *args)
+        else:  # compiled apart (first chunk, later chunks), checked exactly, then run
+            if (carries is None) not in checked:
+                checked[carries is None] = compiled_program.lower(*static, *args).compile()
+                memory.check_compiled(checked[carries is None], memory_check)
+            carries = checked[carries is None](*args)
         done += n
         curves = tuple(view(read_curves(c, checkpoints, unique)) for view, c in zip(views, carries))
         if on_chunk is not None:
@@ -275,11 +285,28 @@ def run_program(feedback, learner: Learner, keys: Array, instance: Instance, hpa
                 checkpoints: np.ndarray, horizon: int, inst_batched: bool, hp_batched: bool,
                 chunk: int | None = None, on_chunk: Callable[[int, Curves], None] | None = None,
                 view: Callable[[Curves], Curves] = lambda c: c,
-                track_cells: bool = False) -> Curves:
+                track_cells: bool = False,
+                memory_check: memory.MemoryEstimate | None = None) -> Curves:
     """``run_programs`` for one learner: its Curves."""
     each = None if on_chunk is None else (lambda t, curves: on_chunk(t, curves[0]))
     return run_programs(feedback, (learner,), keys, instance, (hparams,), checkpoints, horizon,
-                        inst_batched, (hp_batched,), chunk, each, (view,), track_cells)[0]
+                        inst_batched, (hp_batched,), chunk, each, (view,), track_cells,
+                        memory_check)[0]
+
+
+def check_memory(feedback, learners: tuple, instance: Instance, hparams: tuple,
+                 n_checkpoints: int, inst_batched: bool, hp_batched: tuple, track_cells: bool,
+                 n_seeds: int, horizon: int, chunk: int | None = None,
+                 devices=None) -> tuple[memory.MemoryEstimate, bool]:
+    """Estimate a run's memory from its shapes (``runner.memory``) before anything is allocated:
+    raise InstanceError (one line, with the seeds that would fit) when it cannot fit. Returns
+    (the estimate, whether the program must be checked once compiled: ``run_programs``'s
+    ``memory_check``)."""
+    static = (feedback, tuple(learners), n_checkpoints, inst_batched, tuple(hp_batched),
+              track_cells)
+    est = memory.estimate(static, instance, tuple(hparams), n_seeds, horizon, devices,
+                          chunked=chunk is not None and chunk < horizon)
+    return est, memory.check_fits(est)
 
 
 def simulate(key: Array, instance: Instance, feedback, learner: Learner, hparams=None, *,
@@ -304,7 +331,10 @@ def simulate(key: Array, instance: Instance, feedback, learner: Learner, hparams
         key, instance, feedback, learner, hparams, horizon, n_seeds, chunk,
         n_checkpoints=n_checkpoints, on_chunk=on_chunk, track_cells=track_cells)
     ckpts = log_checkpoints(horizon, n_checkpoints)
+    mem, exact = check_memory(feedback, (learner,), instance, (hparams,), ckpts.shape[0],
+                              inst_batched, (hp_batched,), track_cells, seed_bucket(n_seeds),
+                              horizon, chunk)
     view = drop_padding(n_seeds, int(inst_batched) + int(hp_batched))
     return run_program(feedback, learner, seed_keys(key, seed_bucket(n_seeds)), instance, hparams,
                        ckpts, horizon, inst_batched, hp_batched, chunk, on_chunk, view,
-                       track_cells)
+                       track_cells, mem if exact else None)
