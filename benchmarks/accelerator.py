@@ -125,11 +125,15 @@ class Bench:
                                                 + m.temp_size_in_bytes - m.alias_size_in_bytes)
                     if available is not None and row["compiled_bytes"] > available:
                         return dict(row, status="does not fit (memory_analysis)")
+                t = time.perf_counter()  # one round: the first run's costs, and a first speed
+                jax.block_until_ready(compiled(*args(1)))
                 T = self.sizes["calib_rounds"]
-                for _ in range(2):  # the second calibration run is the one without first-run costs
-                    t = time.perf_counter()
-                    jax.block_until_ready(compiled(*args(T)))
-                    per_round = (time.perf_counter() - t) / T
+                if (time.perf_counter() - t) * 2 * T > deadline - time.perf_counter():
+                    return dict(row, status="skipped: budget",
+                                one_round_s=round(time.perf_counter() - t, 4))
+                t = time.perf_counter()
+                jax.block_until_ready(compiled(*args(T)))
+                per_round = (time.perf_counter() - t) / T
                 T = int(np.clip(self.sizes["target"] / max(per_round, 1e-9), T,
                                 self.sizes["max_rounds"]))
                 T = int(min(T, max(self.sizes["calib_rounds"],
