@@ -342,9 +342,11 @@ def busy_loops(n: int) -> list[subprocess.Popen]:
     return [subprocess.Popen([sys.executable, "-c", "while True: pass"]) for _ in range(n)]
 
 
-def load_study(n_load: int, out: str, timeout: float) -> int:
+def load_study(n_load: int, out: str, timeout: float, repeats: int = 3) -> int:
     """jaxpa under each XLA CPU setting and the NumPy reference, quiet and then beside ``n_load``
-    busy loops, in one run (ratios from the same run only); load averages recorded per phase."""
+    busy loops, in one run (ratios from the same run only), each ``repeats`` times in turn (the
+    median counts); load averages recorded per phase."""
+    import numpy as np
     env, report = environment(), {"phases": {}}
     cores = os.cpu_count() or 1
     print(f"{env['device']} | JAX {env['jax']} | {cores} cores | load "
@@ -354,16 +356,22 @@ def load_study(n_load: int, out: str, timeout: float) -> int:
         try:
             time.sleep(2.0 if n else 0.0)
             rows = {"load_avg_start": os.getloadavg()}
-            for name, (config, n_dev, flags) in LOAD_CONFIGS.items():
-                params = (dict(seeds=LOAD["np_seeds"], horizon=LOAD["np_horizon"])
-                          if config == "numpy" else
-                          dict(seeds=LOAD["seeds"], horizon=LOAD["horizon"],
-                               n_devices=n_dev or cores))
-                rows[name] = fresh(config, params, timeout, {"XLA_FLAGS": flags} if flags else {})
-                r = rows[name]
-                print(f"  {phase:6s} {name:20s} " + (f"{r['seed_rounds_per_s']:12,.0f} seed-rounds/s"
-                      f"  run {r['run_s']:6.2f} s  cpu {r['cpu_s']:6.2f} s" if "run_s" in r else
-                      f"FAILED {r.get('error', '')[-200:]}"), flush=True)
+            for rep in range(repeats):  # round-robin, so a change of the machine's load hits all
+                for name, (config, n_dev, flags) in LOAD_CONFIGS.items():
+                    params = (dict(seeds=LOAD["np_seeds"], horizon=LOAD["np_horizon"])
+                              if config == "numpy" else
+                              dict(seeds=LOAD["seeds"], horizon=LOAD["horizon"],
+                                   n_devices=n_dev or cores))
+                    r = fresh(config, params, timeout, {"XLA_FLAGS": flags} if flags else {})
+                    rows.setdefault(name, {"runs": []})["runs"].append(r)
+                    print(f"  {phase:6s} {rep} {name:20s} " + (
+                        f"{r['seed_rounds_per_s']:12,.0f} seed-rounds/s  run {r['run_s']:6.2f} s"
+                        f"  cpu {r['cpu_s']:6.2f} s" if "run_s" in r else
+                        f"FAILED {r.get('error', '')[-200:]}"), flush=True)
+            for name in LOAD_CONFIGS:
+                rates = [r["seed_rounds_per_s"] for r in rows[name]["runs"] if "run_s" in r]
+                if rates:
+                    rows[name]["seed_rounds_per_s"] = float(np.median(rates))
             rows["load_avg_end"] = os.getloadavg()
         finally:
             for proc in loops:
