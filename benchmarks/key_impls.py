@@ -79,12 +79,13 @@ def main(argv=None) -> int:
     ap.add_argument("--horizon", type=int, default=2000)
     ap.add_argument("--out", default=os.path.join(ROOT, "benchmarks", "results_key_impls.json"))
     ap.add_argument("--timeout", type=float, default=900)
+    ap.add_argument("--impls", default=",".join(IMPLS), help="comma-separated, of " + ", ".join(IMPLS))
     args = ap.parse_args(argv)
     import jax
     report = dict(jax=jax.__version__, cpu_count=os.cpu_count(), load_avg_start=os.getloadavg(),
                   date=time.strftime("%Y-%m-%d %H:%M:%S"), device=jax.devices()[0].platform,
                   rows=[])
-    for impl in IMPLS:
+    for impl in args.impls.split(","):
         r = one(impl, args.seeds, args.horizon, args.timeout)
         report["rows"].append(r)
         print(f"  {impl:18s} " + (f"{r['seed_rounds_per_s']:12,.0f} seed-rounds/s  run "
