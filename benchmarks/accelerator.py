@@ -1,6 +1,6 @@
 """The accelerator benchmark: one command, under 8 minutes on one GPU, the CPU beside it for the ratio.
 
-    python benchmarks/accelerator.py --out benchmarks/results_accelerator.json   # GPU session
+    XLA_PYTHON_CLIENT_MEM_FRACTION=0.92 python benchmarks/accelerator.py --out FILE.json   # GPU
     python benchmarks/accelerator.py --tiny --out /tmp/acc.json                   # seconds, any CPU
 
 Measures, on the default device (a GPU where there is one) and then on the host CPU of the same
@@ -82,7 +82,19 @@ class Bench:
     # -------------------------------------------------------------------- the runner
     def runner(self, section: str, dev, k: int, d: int, n_users: int, n_seeds: int,
                deadline: float) -> dict:
-        """Compile (timed) and run greedy/bt_ref on ``dev``; a dict with status 'ok' or why not."""
+        """Compile (timed) and run greedy/bt_ref on ``dev``; a dict with status 'ok' or why not
+        (an out-of-memory or any other error is a status, never fatal)."""
+        try:
+            return self._runner(section, dev, k, d, n_users, n_seeds, deadline)
+        except Exception as err:  # noqa: BLE001
+            self._compiled.pop((dev.platform, k, d, n_users, n_seeds), None)
+            return dict(section=section, platform=dev.platform, p=k * d, k=k, d=d,
+                        n_users=n_users, seeds=n_seeds,
+                        status="out of memory" if _oom(err) else "error",
+                        error=f"{type(err).__name__}: {str(err).splitlines()[0][:300]}"
+                        if str(err) else type(err).__name__)
+
+    def _runner(self, section, dev, k, d, n_users, n_seeds, deadline) -> dict:
         from benchmarks.standard import standard_instance
         from jaxpa.learners.hparams import check_hparams
         from jaxpa.runner import memory
@@ -193,7 +205,10 @@ def environment() -> dict:
                        if line.startswith("model name"))
     except (OSError, StopIteration):
         pass
-    stats = dev.memory_stats() or {}
+    try:
+        stats = dev.memory_stats() or {}
+    except Exception:  # noqa: BLE001: a backend without memory statistics
+        stats = {}
     return dict(device=getattr(dev, "device_kind", dev.platform), platform=dev.platform,
                 n_devices=jax.device_count(), device_memory_bytes=stats.get("bytes_limit"),
                 jax=jax.__version__, jaxlib=__import__("jaxlib").__version__,
