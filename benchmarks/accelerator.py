@@ -14,6 +14,9 @@ machine, greedy ridge MLE under ``bt_ref`` feedback on the standard instance fam
   users   seed-rounds/s at p = 32, 10^4 seeds, for N = 10, 100, 1,000, 10,000 users
   compile each program's ``.lower().compile()`` time, apart from the run
   diagnose  instances/s of ``jax.vmap(diagnose)`` over 10^4 F1 instances (compile apart)
+  precision  the runner at p = 128, 10^4 seeds x 2,000 rounds, as jaxpa traces it (full float32
+          products) and at JAX's default precision (TF32 on recent GPUs): both speeds, the share
+          of seeds whose mistakes differ and the largest difference of the estimates
   cpu     the same runner at p = 32 (10^3 seeds) and diagnose (10^3 instances) on the host CPU,
           time-boxed, for the ratios
 
@@ -27,6 +30,7 @@ keeps what it measured. Every product runs at full float32 precision (jaxpa/envs
 from __future__ import annotations
 
 import argparse
+import importlib
 import json
 import os
 import platform
@@ -43,10 +47,12 @@ import jax  # noqa: E402
 FULL = dict(p=[(4, 8), (8, 16), (16, 32)], seeds=[1_000, 10_000, 100_000, 1_000_000],
             users=[10, 100, 1_000, 10_000], users_seeds=10_000, n_users=64,
             diagnose=10_000, cpu_seeds=1_000, cpu_diagnose=1_000, target=2.0, budget=420.0,
-            cpu_budget=90.0, calib_rounds=20, max_rounds=200_000)
+            cpu_budget=90.0, calib_rounds=20, max_rounds=200_000, precision_seeds=10_000,
+            precision_horizon=2_000)
 TINY = dict(p=[(2, 4)], seeds=[8, 16], users=[16], users_seeds=8, n_users=16,
             diagnose=16, cpu_seeds=8, cpu_diagnose=16, target=0.05, budget=120.0,
-            cpu_budget=60.0, calib_rounds=5, max_rounds=200)
+            cpu_budget=60.0, calib_rounds=5, max_rounds=200, precision_seeds=8,
+            precision_horizon=50)
 RESERVE = 20.0  # seconds kept free at the end of the budget (writing, the CPU part's start)
 
 
@@ -163,6 +169,48 @@ class Bench:
                     mean_final_regret=float(regret.mean()),
                     healthy=bool(np.all(np.asarray(carry.nonfinite_at) == 0)))
 
+    # -------------------------------------------------------------------- precision
+    def precision(self, dev, k: int, d: int, n_seeds: int, horizon: int, deadline: float) -> dict:
+        """The runner traced at full float32 precision (jaxpa's) against the same program at
+        JAX's default precision (TF32 on recent GPUs): speed and how far the curves move."""
+        from benchmarks.standard import standard_instance
+        from jaxpa.learners.hparams import check_hparams
+        sim = importlib.import_module("jaxpa.runner.simulate")
+        row = dict(section="precision", platform=dev.platform, p=k * d, k=k, d=d, seeds=n_seeds,
+                   horizon=horizon, n_users=self.sizes["n_users"])
+        if time.perf_counter() > deadline:
+            return dict(row, status="skipped: budget")
+        try:
+            plain = jax.jit(sim._programs, static_argnums=(0, 1, 2, 3, 4, 5))
+            with jax.default_device(dev):
+                inst = jax.device_put(standard_instance(jax.random.key(0), k=k, d=d,
+                                                        n_users=self.sizes["n_users"]), dev)
+                hp = check_hparams(self.learner.name, self.learner.default_hparams())[0]
+                ck = sim.log_checkpoints(horizon)
+                static = (self.feedback, (self.learner,), ck.shape[0], False, (False,), False)
+                args = (jax.device_put(sim.seed_keys(jax.random.key(1), n_seeds), dev), inst,
+                        (hp,), ck, np.int32(horizon), np.int32(horizon), None)
+                out = {}
+                for name, fn in (("highest", sim.compiled_program), ("default", plain)):
+                    compiled = fn.lower(*static, *args).compile()
+                    jax.block_until_ready(compiled(*args))
+                    t = time.perf_counter()
+                    carry = jax.block_until_ready(compiled(*args))[0]
+                    out[name] = (time.perf_counter() - t, carry)
+        except Exception as err:  # noqa: BLE001
+            return dict(row, status="out of memory" if _oom(err) else "error",
+                        error=str(err).splitlines()[0][:300])
+        (t_hi, hi), (t_lo, lo) = out["highest"], out["default"]
+        r_hi, r_lo = (np.asarray(c.curve_regret)[:, -1] for c in (hi, lo))
+        m_hi, m_lo = (np.asarray(c.curve_mistakes)[:, -1] for c in (hi, lo))
+        th_hi, th_lo = (np.asarray(c.state.theta) for c in (hi, lo))
+        return dict(row, status="ok", seed_rounds_per_s_highest=n_seeds * horizon / t_hi,
+                    seed_rounds_per_s_default=n_seeds * horizon / t_lo,
+                    mean_final_regret_highest=float(r_hi.mean()),
+                    mean_final_regret_default=float(r_lo.mean()),
+                    share_of_seeds_with_other_mistakes=float(np.mean(m_hi != m_lo)),
+                    max_theta_difference=float(np.max(np.abs(th_hi - th_lo))))
+
     # -------------------------------------------------------------------- diagnose
     def diagnose(self, dev, n: int, deadline: float) -> dict:
         import jaxpa
@@ -250,6 +298,11 @@ def summary(report: dict) -> dict:
         cpu_d = [r for r in _ok(report["diagnose"]) if r.get("cpu_part")]
         if main_d and cpu_d:
             out["diagnose_ratio"] = main_d[0]["instances_per_s"] / cpu_d[0]["instances_per_s"]
+    for r in _ok(report.get("precision", [])):
+        out["precision_highest_speed_vs_default"] = (r["seed_rounds_per_s_highest"]
+                                                     / r["seed_rounds_per_s_default"])
+        out["precision_share_of_seeds_with_other_mistakes"] = \
+            r["share_of_seeds_with_other_mistakes"]
     out["device"] = report["environment"]["device"]
     out["platform"] = platform_name
     return out
@@ -265,8 +318,10 @@ def run(sizes: dict, out: str, budget: float, log=print) -> dict:
     main_deadline = lambda: bench.t0 + budget - cpu_time[0] - RESERVE
 
     def add(row):
-        bench.report["runner" if row["section"] != "diagnose" else "diagnose"].append(row)
-        rate = row.get("seed_rounds_per_s") or row.get("instances_per_s")
+        where = {"diagnose": "diagnose", "precision": "precision"}.get(row["section"], "runner")
+        bench.report.setdefault(where, []).append(row)
+        rate = (row.get("seed_rounds_per_s") or row.get("instances_per_s")
+                or row.get("seed_rounds_per_s_highest"))
         what = (f"p={row['p']:<4} N={row['n_users']:<6} S={row['seeds']:<8,}" if "p" in row
                 else f"{row['instances']:,} instances")
         log(f"  {row['section']:8s} {row['platform']:5s} {what} "
@@ -291,6 +346,9 @@ def run(sizes: dict, out: str, budget: float, log=print) -> dict:
     add(dict(row, cpu_part=True, section="diagnose"))
     cpu_time[0] = 0.0
     add(bench.diagnose(dev, sizes["diagnose"], main_deadline()))
+    k1, d1 = sizes["p"][min(1, len(sizes["p"]) - 1)]
+    add(bench.precision(dev, k1, d1, sizes["precision_seeds"], sizes["precision_horizon"],
+                        main_deadline()))
     for n in sizes["users"]:
         add(bench.runner("users", dev, k0, d0, n, sizes["users_seeds"], main_deadline()))
     for k, d in sizes["p"][1:]:

@@ -56,6 +56,14 @@ def test_diagnose_rows(report):
         assert 0.0 <= r["ud_holds_share"] <= 1.0
 
 
+def test_precision_row(report):
+    (r,) = report["precision"]
+    assert r["status"] == "ok"
+    assert positive(r["seed_rounds_per_s_highest"]) and positive(r["seed_rounds_per_s_default"])
+    if report["environment"]["platform"] == "cpu":  # full precision either way on a CPU
+        assert r["share_of_seeds_with_other_mistakes"] == 0.0 and r["max_theta_difference"] == 0.0
+
+
 def test_summary(report):
     s = report["summary"]
     p = str(accelerator.TINY["p"][0][0] * accelerator.TINY["p"][0][1])
