@@ -1,4 +1,4 @@
-"""The accelerator benchmark: one command, under 8 minutes on one GPU, the CPU beside it for the ratio.
+"""The accelerator benchmark: one command, under 8 minutes on one GPU, the CPU beside it for ratios.
 
     XLA_PYTHON_CLIENT_MEM_FRACTION=0.92 python benchmarks/accelerator.py --out FILE.json   # GPU
     python benchmarks/accelerator.py --tiny --out /tmp/acc.json                   # seconds, any CPU
@@ -325,7 +325,8 @@ def run(sizes: dict, out: str, budget: float, log=print) -> dict:
         what = (f"p={row['p']:<4} N={row['n_users']:<6} S={row['seeds']:<8,}" if "p" in row
                 else f"{row['instances']:,} instances")
         log(f"  {row['section']:8s} {row['platform']:5s} {what} "
-            + (f"{rate:14,.0f}/s  compile {row.get('compile_s', 0):6.2f} s  T={row.get('horizon', '')}"
+            + (f"{rate:14,.0f}/s  compile {row.get('compile_s', 0):6.2f} s  "
+               f"T={row.get('horizon', '')}"
                if row["status"] == "ok" else row["status"]
                + (f" ({row['error'][:80]})" if "error" in row else "")))
         bench.save()

@@ -79,7 +79,8 @@ def main(argv=None) -> int:
     ap.add_argument("--horizon", type=int, default=2000)
     ap.add_argument("--out", default=os.path.join(ROOT, "benchmarks", "results_key_impls.json"))
     ap.add_argument("--timeout", type=float, default=900)
-    ap.add_argument("--impls", default=",".join(IMPLS), help="comma-separated, of " + ", ".join(IMPLS))
+    ap.add_argument("--impls", default=",".join(IMPLS),
+                    help="comma-separated, of " + ", ".join(IMPLS))
     args = ap.parse_args(argv)
     import jax
     report = dict(jax=jax.__version__, cpu_count=os.cpu_count(), load_avg_start=os.getloadavg(),

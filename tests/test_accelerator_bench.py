@@ -42,7 +42,8 @@ def test_runner_rows(report):
     for r in rows:
         assert r["status"] == "ok", r
         assert r["p"] == r["k"] * r["d"]
-        assert positive(r["seed_rounds_per_s"]) and positive(r["run_s"]) and positive(r["compile_s"])
+        assert positive(r["seed_rounds_per_s"]) and positive(r["run_s"])
+        assert positive(r["compile_s"])
         assert r["horizon"] >= sizes["calib_rounds"] and r["healthy"]
         assert positive(r["estimate_bytes"]) and positive(r["compiled_bytes"])
         assert math.isfinite(r["mean_final_regret"]) and r["mean_final_regret"] >= 0

@@ -184,7 +184,8 @@ def test_cpu_results_unchanged_by_full_precision():
     learner = jaxpa.make_learner("ucb", fb)
     hp, _ = check_hparams(learner.name, learner.default_hparams())
     ck = sim.log_checkpoints(300, 8)
-    args = (fb, (learner,), ck.shape[0], False, (False,), False, sim.seed_keys(jax.random.key(0), 4),
+    args = (fb, (learner,), ck.shape[0], False, (False,), False,
+            sim.seed_keys(jax.random.key(0), 4),
             tiny_f1(), (hp,), ck, np.int32(300), np.int32(300), None)
     a, b = sim.compiled_program(*args)[0], plain(*args)[0]
     np.testing.assert_array_equal(np.asarray(a.curve_regret), np.asarray(b.curve_regret))

@@ -160,9 +160,8 @@ def _per_seed(static: tuple, instance, hparams: tuple, key_dtype) -> tuple[int, 
     leaves, tree = jax.tree.flatten((inst_s, hp_s))
     cache_key = (static, tree, tuple((x.shape, str(x.dtype)) for x in leaves), str(key_dtype))
     if cache_key not in _PER_SEED:
-        feedback, learners, n_ck, inst_batched, hp_batched, track = static
         keys = jax.ShapeDtypeStruct((1,), key_dtype)
-        ck = jax.ShapeDtypeStruct((n_ck,), jnp.int32)
+        ck = jax.ShapeDtypeStruct((static[2],), jnp.int32)  # the checkpoints [C]
         i32 = jax.ShapeDtypeStruct((), jnp.int32)
         jaxpr, carries = jax.make_jaxpr(functools.partial(_programs, *static),
                                         return_shape=True)(keys, inst_s, hp_s, ck, i32, i32, None)
@@ -194,7 +193,7 @@ def estimate(static: tuple, instance, hparams: tuple, n_seeds: int, horizon: int
     carry, temps, host = _per_seed(static, instance, hparams, key_dtype)
     args = _nbytes(jax.tree.map(_struct, (instance, hparams))) + 8 * n_seeds
     args += carry * n_seeds if chunked else 0
-    feedback, learners, n_ck, inst_batched, hp_batched, track = static
+    inst_batched, hp_batched = static[3], static[4]
     B = int(np.shape(instance.heads)[0]) if inst_batched else 1
     runs = sum(B * (int(np.shape(jax.tree.leaves(hp)[0])[0]) if hb and jax.tree.leaves(hp)
                     else 1) for hp, hb in zip(hparams, hp_batched))

@@ -257,9 +257,9 @@ def run_programs(feedback, learners: tuple, keys: Array, instance: Instance, hpa
     (padded seeds are dropped there). The program is compiled with JAX's unrolled Threefry
     lowering on the CPU (``envs.fast_random``: the same bits, ~1.6x the speed of a whole run),
     installed only while the call runs and restored after, so nothing outside jaxpa's runner
-    changes and the API as called runs at the benchmark's speed. With ``memory_check`` (a run whose upper bound does not
-    fit, ``runner.memory``), each program is compiled first and run only if its
-    ``memory_analysis`` fits."""
+    changes and the API as called runs at the benchmark's speed. With ``memory_check`` (a run
+    whose upper bound does not fit, ``runner.memory``), each program is compiled first and run
+    only if its ``memory_analysis`` fits."""
     _bound_cache()
     learners, hparams, hp_batched = tuple(learners), tuple(hparams), tuple(hp_batched)
     views = views or (lambda c: c,) * len(learners)
@@ -271,7 +271,7 @@ def run_programs(feedback, learners: tuple, keys: Array, instance: Instance, hpa
     while done < horizon:
         n = min(step, horizon - done)
         args = (keys, instance, hparams, ck, np.int32(n), np.int32(horizon), carries)
-        with fast_cpu_random():  # this program's Threefry unrolled on the CPU (see below)
+        with fast_cpu_random():  # this program's Threefry unrolled on the CPU (docstring)
             if memory_check is None:
                 carries = compiled_program(*static, *args)
             else:  # compiled apart (first chunk, later chunks), checked exactly, then run
@@ -330,7 +330,9 @@ def simulate(key: Array, instance: Instance, feedback, learner: Learner, hparams
     ``on_chunk(t, curves)`` is called after each, with the curves filled up to round t, so long runs
     can report progress and save partial results. ``track_cells`` records each (user, prompt)
     cell's play over the last half (lock-in statistics; memory [*B, *H, S, N, M]). Across
-    devices: ``runner.sharding``.
+    devices: ``runner.sharding``. The run's memory is estimated from the shapes before anything
+    is allocated (``runner.memory``): a run that cannot fit raises InstanceError saying how many
+    seeds would.
     """
     key, feedback, horizon, hparams, hp_batched, inst_batched = check_run(
         key, instance, feedback, learner, hparams, horizon, n_seeds, chunk,
