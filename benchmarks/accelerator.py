@@ -56,6 +56,12 @@ TINY = dict(p=[(2, 4)], seeds=[8, 16], users=[16], users_seeds=8, n_users=16,
 RESERVE = 20.0  # seconds kept free at the end of the budget (writing, the CPU part's start)
 
 
+def _on(dev):
+    """Computations placed on ``dev`` (``jax.default_device``; every input is also put there)."""
+    import contextlib
+    return jax.default_device(dev) if hasattr(jax, "default_device") else contextlib.nullcontext()
+
+
 def _oom(err: Exception) -> bool:
     text = str(err)
     return "RESOURCE_EXHAUSTED" in text or "Out of memory" in text or "out of memory" in text
@@ -109,7 +115,7 @@ class Bench:
                    seeds=n_seeds)
         if time.perf_counter() > deadline:
             return dict(row, status="skipped: budget")
-        with jax.default_device(dev):
+        with _on(dev):
             inst = jax.device_put(standard_instance(jax.random.key(0), k=k, d=d,
                                                     n_users=n_users), dev)
             hp = jax.device_put(check_hparams(self.learner.name,
@@ -182,7 +188,7 @@ class Bench:
             return dict(row, status="skipped: budget")
         try:
             plain = jax.jit(sim._programs, static_argnums=(0, 1, 2, 3, 4, 5))
-            with jax.default_device(dev):
+            with _on(dev):
                 inst = jax.device_put(standard_instance(jax.random.key(0), k=k, d=d,
                                                         n_users=self.sizes["n_users"]), dev)
                 hp = check_hparams(self.learner.name, self.learner.default_hparams())[0]
@@ -219,7 +225,7 @@ class Bench:
         if time.perf_counter() > deadline:
             return dict(row, status="skipped: budget")
         try:
-            with jax.default_device(dev):
+            with _on(dev):
                 t = time.perf_counter()
                 batch = jaxpa.make_family("f1", jax.random.split(jax.random.key(2), n))
                 batch = jax.block_until_ready(jax.device_put(batch, dev))

@@ -232,7 +232,7 @@ def memory_lines(exp, size) -> list[str]:
         est = simulate_sharded_many(jax.random.key(0), inst, feedback, runs, horizon=size.horizon,
                                     n_seeds=size.seeds, n_checkpoints=exp.n_checkpoints,
                                     track_cells=exp.track_cells, estimate_only=True)
-        lines.append(f"  {pop.label}: {est.line()}")
+        lines.append(f"  {pop.label}: " + (est.line() if est else "memory: no estimate"))
     return lines
 
 

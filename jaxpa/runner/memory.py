@@ -27,7 +27,6 @@ from typing import NamedTuple, Sequence
 import numpy as np
 import jax
 import jax.numpy as jnp
-from jax.extend.core import jaxprs_in_params
 
 from jaxpa.envs.instance import InstanceError
 
@@ -132,6 +131,18 @@ def _nbytes(tree) -> int:
     return sum(int(np.prod(x.shape)) * _itemsize(x.dtype) for x in jax.tree.leaves(tree))
 
 
+def _subjaxprs(value):
+    """The jaxprs inside an equation's parameter (loop bodies, branches), at any depth of
+    tuples: duck-typed, so no JAX-version-specific helper is needed."""
+    if hasattr(value, "eqns"):
+        yield value
+    elif hasattr(value, "jaxpr") and hasattr(value, "consts"):
+        yield value.jaxpr
+    elif isinstance(value, (tuple, list)):
+        for v in value:
+            yield from _subjaxprs(v)
+
+
 def _intermediates(jaxpr) -> int:
     """Bytes of every equation output of a jaxpr, sub-jaxprs (loop bodies, branches) included."""
     total = 0
@@ -140,8 +151,9 @@ def _intermediates(jaxpr) -> int:
             aval = v.aval
             if hasattr(aval, "shape") and hasattr(aval, "dtype"):
                 total += int(np.prod(aval.shape)) * _itemsize(aval.dtype)
-        for sub in jaxprs_in_params(eqn.params):
-            total += _intermediates(sub)
+        for value in eqn.params.values():
+            for sub in _subjaxprs(value):
+                total += _intermediates(sub)
     return total
 
 
