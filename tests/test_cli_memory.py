@@ -17,3 +17,10 @@ def test_huge_seeds_refused_in_one_line(capsys, tmp_path):
         assert code == 2 and "\n" not in err and "seeds would fit" in err, err
         assert "Traceback" not in err
     assert not (tmp_path / "o" / "summary.json").exists()
+
+
+def test_huge_draws_refused_by_check_without_drawing_them(capsys, tmp_path):
+    code = main(["run", "default", "--size", "tiny", "--draws", "100000000", "--check",
+                 "--out", str(tmp_path / "o")])
+    err = capsys.readouterr().err.strip()
+    assert code == 2 and "\n" not in err and "GiB" in err, err

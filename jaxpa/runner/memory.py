@@ -71,6 +71,14 @@ class MemoryEstimate(NamedTuple):
         """Seeds whose ``need`` fits the available memory (0 if nothing is known)."""
         return 0 if self.available is None else int(self.available // max(self.per_seed, 1))
 
+    def times(self, factor: int) -> "MemoryEstimate":
+        """The estimate of ``factor`` times as many instances (the batch axis scales every
+        per-run figure; seeds stay the same, so ``seeds_that_fit`` is at that many instances)."""
+        return self._replace(carry=self.carry * factor, temps_upper=self.temps_upper * factor,
+                             host=self.host * factor, args=self.args * factor,
+                             rough_seconds=None if self.rough_seconds is None
+                             else self.rough_seconds * factor)
+
     def line(self) -> str:
         """One line for ``--check``."""
         avail = "unknown" if self.available is None else f"{self.available / GiB:.1f} GiB"
