@@ -273,11 +273,34 @@ def dispatch(args) -> int:
         check(exp, size)
         print(f"{exp.name}: {len(exp.populations)} populations x {len(exp.learners)} learner "
               f"groups, T = {size.horizon}, {size.seeds} seeds -> {out}")
+        print("\n".join(memory_lines(exp, size)))
         return 0
     setup_session(args)
     from jaxpa.experiment import run
     run(exp, args.size, out=out, seed=args.seed, size=size, quiet=args.quiet)
     return 0
+
+
+def memory_lines(exp, size) -> list[str]:
+    """Each population's run estimated from its shapes (``runner.memory``; one draw is made and
+    the estimate scaled to the draws), one line each; a run that cannot fit raises InstanceError
+    saying how many seeds would."""
+    import jax
+    from jaxpa.experiment.execute import resolved
+    from jaxpa.runner.memory import check_fits
+    from jaxpa.runner.sharding import simulate_sharded_many
+    feedback, lines = exp.feedback_model(), []
+    for pop in exp.populations:
+        inst, _ = pop.instances(jax.random.key(0), 1)
+        runs = [resolved(group, feedback, size.horizon)[:2] for group in exp.learners]
+        est = simulate_sharded_many(jax.random.key(0), inst, feedback, runs, horizon=size.horizon,
+                                    n_seeds=size.seeds, n_checkpoints=exp.n_checkpoints,
+                                    track_cells=exp.track_cells, estimate_only=True)
+        if est is not None:
+            est = est.times(size.draws or pop.draws)
+            check_fits(est, f"population {pop.label}")
+        lines.append(f"  {pop.label}: " + (est.line() if est else "memory: no estimate"))
+    return lines
 
 
 def list_registered() -> int:

@@ -38,6 +38,7 @@ from jaxpa.learners.hparams import check_hparams, set_hparams
 from jaxpa.learners.registry import LEARNERS, make_learner
 from jaxpa.offline.mle import offline_model
 from jaxpa.runner import Record, rollout, seed_keys
+from jaxpa.envs.precision import full_precision
 
 Array = jax.Array
 
@@ -134,6 +135,7 @@ def instance_rows(inst: Instance, feedback, featurizer: str = "personalized") ->
 
 
 @functools.partial(jax.jit, static_argnames=("feedback", "featurizer"))
+@full_precision
 def _instance_rows(inst, *, feedback, featurizer):
     z = design(inst, featurizer)  # [N, M, K, p]
     ref = jnp.broadcast_to(inst.reference, z.shape[:2])

@@ -42,6 +42,7 @@ import jax
 import jax.numpy as jnp
 
 from jaxpa.envs.feedback import FeedbackModel, make_feedback
+from jaxpa.envs.precision import full_precision
 
 Array = jax.Array
 
@@ -84,9 +85,9 @@ def ridge_mle_weighted(X: Array, y: Array, weights: Array, ridge, *,
 
 
 @functools.partial(jax.jit, static_argnames=("feedback", "n_iter"))
+@full_precision
 def _ridge_mle(X, y, weights, ridge, *, feedback, n_iter):
-    with jax.default_matmul_precision("highest"):
-        return _newton(X, y, weights, ridge, feedback, n_iter)
+    return _newton(X, y, weights, ridge, feedback, n_iter)
 
 
 def _newton(X, y, weights, ridge, feedback, n_iter):

@@ -32,13 +32,16 @@ import jax.numpy as jnp
 from flax import struct
 
 from jaxpa.envs.env import Context, draw_context, respond
+from jaxpa.envs.fast_random import fast_cpu_random
 from jaxpa.envs.feedback import FeedbackModel, make_feedback
 from jaxpa.envs.instance import Instance
+from jaxpa.envs.precision import full_precision
 from jaxpa.learners.base import Learner
 from jaxpa.runner.cells import CellTracker, init_cells, track
 from jaxpa.runner.checks import (INIT_ROUND, MAX_CHECKPOINTS, check_run,  # noqa: F401
                                  seed_bucket)
 from jaxpa.runner.curves import Curves, drop_padding, log_checkpoints, read_curves  # noqa: F401
+from jaxpa.runner import memory
 
 Array = jax.Array
 
@@ -99,10 +102,12 @@ def init_state(key: Array, inst: Instance, learner: Learner, hparams):
     return learner.init(jax.random.fold_in(key, INIT_ROUND), inst, hparams)
 
 
+@full_precision
 def rollout(key: Array, instance: Instance, feedback, learner: Learner, hparams, horizon: int):
     """One seed, every round logged: (final state, Record with leading [horizon]). Memory O(T);
     for offline datasets, estimator checks and small experiments. Traceable (no checks: call
-    ``check_run`` first when the arguments come from a user)."""
+    ``check_run`` first when the arguments come from a user); products at full float32
+    precision (envs/precision.py)."""
     feedback = make_feedback(feedback)
 
     def body(state, t):
@@ -222,7 +227,8 @@ def _programs(feedback, learners, n_checkpoints, inst_batched, hp_batched, track
                  for learner, hb, hp, carry in zip(learners, hp_batched, hparams, carries))
 
 
-compiled_program = jax.jit(_programs, static_argnums=(0, 1, 2, 3, 4, 5))
+# traced with full-precision float32 products (envs/precision.py: GPUs default to TF32)
+compiled_program = jax.jit(full_precision(_programs), static_argnums=(0, 1, 2, 3, 4, 5))
 MAX_PROGRAMS = 64  # compiled programs kept by the runner (each holds ~10 MB and ~200 memory maps)
 
 
@@ -243,11 +249,17 @@ def run_programs(feedback, learners: tuple, keys: Array, instance: Instance, hpa
                  checkpoints: np.ndarray, horizon: int, inst_batched: bool, hp_batched: tuple,
                  chunk: int | None = None,
                  on_chunk: Callable[[int, tuple], None] | None = None,
-                 views: tuple | None = None, track_cells: bool = False) -> tuple:
+                 views: tuple | None = None, track_cells: bool = False,
+                 memory_check: memory.MemoryEstimate | None = None) -> tuple:
     """Run ``compiled_program`` for a tuple of learners over the horizon (in chunks if asked):
     one Curves per learner, from the final carries, repeated checkpoints dropped. ``views[i]``
     maps learner i's curves before they are returned or passed to ``on_chunk(t, curves)``
-    (padded seeds are dropped there)."""
+    (padded seeds are dropped there). The program is compiled with JAX's unrolled Threefry
+    lowering on the CPU (``envs.fast_random``: the same bits, ~1.6x the speed of a whole run),
+    installed only while the call runs and restored after, so nothing outside jaxpa's runner
+    changes and the API as called runs at the benchmark's speed. With ``memory_check`` (a run
+    whose upper bound does not fit, ``runner.memory``), each program is compiled first and run
+    only if its ``memory_analysis`` fits."""
     _bound_cache()
     learners, hparams, hp_batched = tuple(learners), tuple(hparams), tuple(hp_batched)
     views = views or (lambda c: c,) * len(learners)
@@ -255,11 +267,18 @@ def run_programs(feedback, learners: tuple, keys: Array, instance: Instance, hpa
     ck = np.asarray(checkpoints, np.int32)  # NumPy inputs: replicated on every device and process
     unique = np.unique(checkpoints, return_index=True)[1]
     step = chunk if chunk is not None and chunk < horizon else horizon
-    carries, done = None, 0
+    carries, done, checked = None, 0, {}
     while done < horizon:
         n = min(step, horizon - done)
-        carries = compiled_program(*static, keys, instance, hparams, ck, np.int32(n),
-                                   np.int32(horizon), carries)
+        args = (keys, instance, hparams, ck, np.int32(n), np.int32(horizon), carries)
+        with fast_cpu_random():  # this program's Threefry unrolled on the CPU (docstring)
+            if memory_check is None:
+                carries = compiled_program(*static, *args)
+            else:  # compiled apart (first chunk, later chunks), checked exactly, then run
+                if (carries is None) not in checked:
+                    checked[carries is None] = compiled_program.lower(*static, *args).compile()
+                    memory.check_compiled(checked[carries is None], memory_check)
+                carries = checked[carries is None](*args)
         done += n
         curves = tuple(view(read_curves(c, checkpoints, unique)) for view, c in zip(views, carries))
         if on_chunk is not None:
@@ -271,11 +290,32 @@ def run_program(feedback, learner: Learner, keys: Array, instance: Instance, hpa
                 checkpoints: np.ndarray, horizon: int, inst_batched: bool, hp_batched: bool,
                 chunk: int | None = None, on_chunk: Callable[[int, Curves], None] | None = None,
                 view: Callable[[Curves], Curves] = lambda c: c,
-                track_cells: bool = False) -> Curves:
+                track_cells: bool = False,
+                memory_check: memory.MemoryEstimate | None = None) -> Curves:
     """``run_programs`` for one learner: its Curves."""
     each = None if on_chunk is None else (lambda t, curves: on_chunk(t, curves[0]))
     return run_programs(feedback, (learner,), keys, instance, (hparams,), checkpoints, horizon,
-                        inst_batched, (hp_batched,), chunk, each, (view,), track_cells)[0]
+                        inst_batched, (hp_batched,), chunk, each, (view,), track_cells,
+                        memory_check)[0]
+
+
+def check_memory(feedback, learners: tuple, instance: Instance, hparams: tuple,
+                 n_checkpoints: int, inst_batched: bool, hp_batched: tuple, track_cells: bool,
+                 n_seeds: int, horizon: int, chunk: int | None = None,
+                 devices=None) -> tuple[memory.MemoryEstimate | None, bool]:
+    """Estimate a run's memory from its shapes (``runner.memory``) before anything is allocated:
+    raise InstanceError (one line, with the seeds that would fit) when it cannot fit. Returns
+    (the estimate, whether the program must be checked once compiled: ``run_programs``'s
+    ``memory_check``); (None, False) where the estimate itself fails (a JAX version whose
+    tracing it does not know): the run then goes ahead as it would have without it."""
+    static = (feedback, tuple(learners), n_checkpoints, inst_batched, tuple(hp_batched),
+              track_cells)
+    try:
+        est = memory.estimate(static, instance, tuple(hparams), n_seeds, horizon, devices,
+                              chunked=chunk is not None and chunk < horizon)
+    except Exception:  # noqa: BLE001: an estimate must never stop a run that would work
+        return None, False
+    return est, memory.check_fits(est)
 
 
 def simulate(key: Array, instance: Instance, feedback, learner: Learner, hparams=None, *,
@@ -294,13 +334,18 @@ def simulate(key: Array, instance: Instance, feedback, learner: Learner, hparams
     ``on_chunk(t, curves)`` is called after each, with the curves filled up to round t, so long runs
     can report progress and save partial results. ``track_cells`` records each (user, prompt)
     cell's play over the last half (lock-in statistics; memory [*B, *H, S, N, M]). Across
-    devices: ``runner.sharding``.
+    devices: ``runner.sharding``. The run's memory is estimated from the shapes before anything
+    is allocated (``runner.memory``): a run that cannot fit raises InstanceError saying how many
+    seeds would.
     """
     key, feedback, horizon, hparams, hp_batched, inst_batched = check_run(
         key, instance, feedback, learner, hparams, horizon, n_seeds, chunk,
         n_checkpoints=n_checkpoints, on_chunk=on_chunk, track_cells=track_cells)
     ckpts = log_checkpoints(horizon, n_checkpoints)
+    mem, exact = check_memory(feedback, (learner,), instance, (hparams,), ckpts.shape[0],
+                              inst_batched, (hp_batched,), track_cells, seed_bucket(n_seeds),
+                              horizon, chunk)
     view = drop_padding(n_seeds, int(inst_batched) + int(hp_batched))
     return run_program(feedback, learner, seed_keys(key, seed_bucket(n_seeds)), instance, hparams,
                        ckpts, horizon, inst_batched, hp_batched, chunk, on_chunk, view,
-                       track_cells)
+                       track_cells, mem if exact else None)
