@@ -12,7 +12,7 @@ From the shapes alone (``jax.eval_shape`` and the traced program, no array alloc
 
 ``need`` = arguments + carry (+ host on a CPU, where both live in the same RAM) is what the run
 needs at least (measured by ``memory_analysis`` at 1.1-1.3x of it for the estimating learners,
-tests/test_runner_memory_estimate.py). A run whose ``need`` exceeds the available memory is refused
+tests/runner/test_memory_estimate.py). A run whose ``need`` exceeds the available memory is refused
 with one line saying how many seeds would fit; one whose upper bound exceeds it is compiled first
 and checked against the compiled program's ``memory_analysis()`` (exact; the neural learner's
 per-round temporaries are ~12x its carry) before it runs. Everything scales with the seed count,
