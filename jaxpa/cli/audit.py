@@ -2,13 +2,13 @@
 
     jaxpa audit prefs.csv --out DIR [--user id --choice-set set --alternative alt ...]
 
-Reads a long-format CSV (one row per alternative of a choice set; jaxpa.data.preference_log) and
+Reads a long-format CSV (one row per alternative of a choice set; jaxpa.audit.reading) and
 rejects bad input with the file line and column before anything is fitted or written; then runs
-the audit (jaxpa.data.audit.run_audit): fits, UD verdict with bootstrap uncertainty, coverage,
+the audit (jaxpa.audit.steps.run_audit): fits, UD verdict with bootstrap uncertainty, coverage,
 simulated learners, diversity versus volume. Each step is a stored part of DIR/parts/ (keyed by
 the CSV's content hash, the options and the code), so an interrupted audit resumes and the same
 command run again computes nothing. Outputs, written as one unit with a manifest
-(jaxpa/experiment/audit_report.py): DIR/report.md (verdict first), summary.json, curves.npz,
+(jaxpa/audit/report.py): DIR/report.md (verdict first), summary.json, curves.npz,
 verdict.png, coverage.png, regret.png, budget.png.
 
 Compilation: the audit's programs are small and compile once each; by default XLA's backend
@@ -31,7 +31,7 @@ FAST_COMPILE = ("--xla_backend_optimization_level=0", "--xla_llvm_disable_expens
 
 
 def _defaults():
-    from jaxpa.data.audit_config import AuditConfig
+    from jaxpa.audit.config import AuditConfig
 
     return AuditConfig()
 
@@ -96,8 +96,8 @@ def _split(text: str | None) -> tuple:
 def config_from(args):
     """(columns, audit config, feedback model) from the arguments, checked."""
     from jaxpa.cli.diagnose import parse_feedback
-    from jaxpa.data.audit_config import AuditConfig
-    from jaxpa.data.preference_log import LogColumns
+    from jaxpa.audit.config import AuditConfig
+    from jaxpa.audit.reading import LogColumns
 
     try:
         grid = tuple(float(v) for v in args.grid.split(","))
@@ -133,8 +133,8 @@ def _fast_compile(optimize: bool) -> None:
 
 def run(args) -> int:
     from jaxpa.cli import commands
-    from jaxpa.data.audit import check_audit, run_audit, STEPS
-    from jaxpa.data.preference_log import read_preference_log
+    from jaxpa.audit.steps import check_audit, run_audit, STEPS
+    from jaxpa.audit.reading import read_preference_log
     from jaxpa.results import Store, check_writable
 
     t0 = time.perf_counter()
@@ -152,7 +152,7 @@ def run(args) -> int:
     store = Store(out, log=say)
     results = run_audit(log, config, part=lambda name, cfg, fn: store.compute(name, cfg, fn)[0],
                         progress=say, feedback=feedback)
-    from jaxpa.experiment.audit_report import verdict_paragraph, write_audit
+    from jaxpa.audit.report import verdict_paragraph, write_audit
     from jaxpa.experiment.outputs import run_metadata
 
     summary_config = dict(dataclasses.asdict(config), csv=str(args.csv), log=log.digest,

@@ -94,3 +94,8 @@ def users_needed(coverage: dict, level: float = 0.9) -> int | None:
     """Smallest grid size m whose subsets cover D with frequency >= level (None if none does)."""
     ok = np.flatnonzero(coverage["covered_fraction"] >= level)
     return int(coverage["sizes"][ok[0]]) if ok.size else None
+
+
+def log_grid(low: int, high: int, n: int) -> np.ndarray:
+    """About n integers spread geometrically over [low, high], unique, both ends included."""
+    return np.unique(np.round(np.geomspace(low, high, n)).astype(np.int64))

@@ -1,21 +1,21 @@
-"""The audit's figures, from the dict of ``jaxpa.data.audit.run_audit``; each makes one point:
+"""The audit's figures, from the dict of ``jaxpa.audit.steps.run_audit``; each makes one point:
 
 - verdict.png: the heads' singular values against the noise floor (how many taste directions the
   data resolves) and the bootstrap replicates' lambda_D (how often UD holds, resolved and raw);
 - coverage.png: how many users it takes to cover the decision-relevant subspace D, random
   subsets against the greedy pick;
-- regret.png: the simulated learners' regret on the calibrated population (figures.regret_panel);
+- regret.png: the simulated learners' regret on the calibrated population (plotting.regret_panel);
 - budget.png: SubOpt against the feedback budget, one line per number of users (more users at
   the same budget: lower line = diversity pays), and the online learner at one budget.
 
 ``audit_figures(results)`` returns {file name: matplotlib figure} for the sections that ran; the
-report (audit_report.py) writes them through the result store.
+report (report.py) writes them through the result store.
 """
 from __future__ import annotations
 
 import numpy as np
 
-from jaxpa.experiment.figures import finish, pyplot, regret_panel
+from jaxpa.audit.plotting import finish, pyplot, regret_panel
 
 
 def mean_ci(x, axis: int = -1, z: float = 1.96):

@@ -1,4 +1,4 @@
-"""The audit of a preference log (jaxpa.data.audit and its parts): a CSV export of Ecdat Train
+"""The audit of a preference log (jaxpa.audit.steps and its parts): a CSV export of Ecdat Train
 reproduces the fits and diagnostics of ``jaxpa real``'s population "train" (one fit path,
 jaxpa/data/study.py); the UD verdict rule and its three branches on synthetic logs of known UD
 status; thin users; coverage and diversity-versus-volume pieces; resuming from stored parts.
@@ -9,12 +9,12 @@ import pandas as pd
 import pytest
 import jax
 
-from jaxpa.data.audit import AuditConfig, run_audit
-from jaxpa.data.audit_coverage import exchange_rate, greedy_pick, worst_directions
-from jaxpa.data.preference_log import LogColumns, frame_to_log, read_preference_log
+from jaxpa.audit.steps import AuditConfig, run_audit
+from jaxpa.audit.coverage import exchange_rate, greedy_pick, worst_directions
+from jaxpa.audit.reading import LogColumns, frame_to_log, read_preference_log
 from jaxpa.data.study import panel_study, study_key
-from jaxpa.data.synthetic_log import matched_populations, synthetic_log, verdict_on_synthetic
-from jaxpa.data.ud_bootstrap import resolved_heads, ud_bootstrap, ud_verdict
+from jaxpa.audit.synthetic import matched_populations, synthetic_log, verdict_on_synthetic
+from jaxpa.audit.bootstrap import resolved_heads, ud_bootstrap, ud_verdict
 from jaxpa.diagnostics import diagnose, diagnostics_summary
 
 TRAIN_COLUMNS = LogColumns(user="id", choice_set="choiceid", alternative="ticket")
@@ -244,7 +244,7 @@ def test_exchange_rate():
 
 
 def test_budget_study_runs_on_a_small_population():
-    from jaxpa.data.audit_sim import greedy_for_budget, subopt_for_budget
+    from jaxpa.audit.simulation import greedy_for_budget, subopt_for_budget
 
     inst = matched_populations(jax.random.key(0))[0]
     sub = subopt_for_budget(jax.random.key(0), inst, [2, 24], [50, 2000], n_draws=4)

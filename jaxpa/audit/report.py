@@ -1,7 +1,7 @@
-"""The audit's outputs, from the dict of ``jaxpa.data.audit.run_audit``: report.md (the verdict
+"""The audit's outputs, from the dict of ``jaxpa.audit.steps.run_audit``: report.md (the verdict
 first, then the evidence, each section naming the function and the summary.json key behind its
 numbers), summary.json, curves.npz (regret curves, bootstrap replicates, SubOpt cells) and the
-figures of audit_figures.py, written as one unit through the result store (``write_audit``:
+figures of figures.py, written as one unit through the result store (``write_audit``:
 ``begin_outputs``, every file stamped with the config hash, the manifest last)."""
 from __future__ import annotations
 
@@ -9,12 +9,25 @@ import copy
 
 import numpy as np
 
-from jaxpa.experiment.audit_figures import audit_figures
-from jaxpa.experiment.outputs import _close, format_ci, format_table
+from jaxpa.audit.figures import audit_figures
+from jaxpa.audit.plotting import close
 from jaxpa.results import Store, config_hash
 
 RULE = ("holds if UD holds in >= {p:.0%} of bootstrap replicates on resolved heads *and* on raw "
         "heads; fails if it holds in <= {q:.0%} of both; undetermined otherwise")
+
+
+def format_table(rows: list[dict], columns: list[str]) -> str:
+    """A plain-text table with right-aligned columns."""
+    cells = [[str(r.get(c, "")) for c in columns] for r in rows]
+    widths = [max(len(c), *(len(row[i]) for row in cells)) for i, c in enumerate(columns)]
+    line = lambda vals: "  ".join(v.rjust(w) for v, w in zip(vals, widths))
+    return "\n".join([line(columns), line(["-" * w for w in widths])] + [line(r) for r in cells])
+
+
+def format_ci(c: dict, fmt: str = "{:.3f}") -> str:
+    """A {"mean", "low", "high"} dict as 'mean [low, high]'."""
+    return f"{fmt.format(c['mean'])} [{fmt.format(c['low'])}, {fmt.format(c['high'])}]"
 
 
 def _g(x, digits: int = 3) -> str:
@@ -148,7 +161,7 @@ def _evidence(r: dict, config: dict) -> list[str]:
 
 def _coverage(r: dict) -> list[str]:
     c = r["coverage"]
-    parts = ["### 4. Coverage (audit_coverage, study.panel_coverage; `coverage`)\n",
+    parts = ["### 4. Coverage (coverage, study.panel_coverage; `coverage`)\n",
              "Least covered decision directions (smallest eigenvalues of Σ* on D, standardized "
              "features):\n"]
     parts += [f"{i + 1}. {_direction(w)}: eigenvalue {w['eigenvalue']:.3g} "
@@ -175,7 +188,7 @@ def _simulations(r: dict, config: dict) -> list[str]:
                                     f"{s['slope_high']:.2f}]",
                  "stuck": f"{s['stuck_fraction']:.2f}", "verdict": s["verdict"]}
                 for k, v in r["simulate"].items() for s in [v["stats"]]]
-        parts += ["### 5. What personalization would cost (audit_sim.simulate_learners; `simulate`)\n",
+        parts += ["### 5. What personalization would cost (simulation.simulate_learners; `simulate`)\n",
                   f"Calibrated population with resolved heads, {r['instance']['n_prompts']} choice sets "
                   f"as prompts, {config['feedback']} feedback, T = {config['horizon']}, "
                   f"{config['seeds']} seeds "
@@ -189,7 +202,7 @@ def _simulations(r: dict, config: dict) -> list[str]:
         rows_on = [{"users": int(n), "deployed regret/round": f"{d.mean():.3g}",
                     "regret/round while learning": f"{c.mean():.3g}"}
                    for n, d, c in zip(b["users"], on["deployed"], on["collection"])]
-        parts += ["### 6. Diversity versus volume (audit_sim.subopt_for_budget, greedy_for_budget; "
+        parts += ["### 6. Diversity versus volume (simulation.subopt_for_budget, greedy_for_budget; "
                   "`budget`)\n", diversity_sentence(b) + "\n",
                   f"Offline: mean SubOpt on the whole population of the plug-in policy fitted on B "
                   f"comparisons (policy '{b['policy']}') from random subsets of n users "
@@ -253,5 +266,5 @@ def write_audit(store: Store, results: dict, config: dict, metadata: dict, secon
             store.write_png(name, fig, stamp)
         store.finish_outputs(stamp, metadata)
     finally:
-        _close(figures.values())
+        close(figures.values())
     return text

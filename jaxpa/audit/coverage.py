@@ -98,11 +98,6 @@ def greedy_pick(inst: Instance, diag: Diagnostics, max_steps: int = 50,
             "users_to_cover": int(np.argmax(covered)) + 1 if covered.any() else None}
 
 
-def log_grid(low: int, high: int, n: int) -> np.ndarray:
-    """About n integers spread geometrically over [low, high], unique, both ends included."""
-    return np.unique(np.round(np.geomspace(low, high, n)).astype(np.int64))
-
-
 def exchange_rate(users, budgets, subopt: np.ndarray, budget_index: int = -2) -> dict:
     """Compare the arms with the fewest and the most users at budget ``budgets[budget_index]``.
 

@@ -27,7 +27,7 @@ import numpy as np
 import jax
 import jax.numpy as jnp
 
-from jaxpa.data.audit_config import DEFAULT_LEARNERS as LEARNERS
+from jaxpa.audit.config import DEFAULT_LEARNERS as LEARNERS
 from jaxpa.diagnostics import curve_stats, stats_summary
 from jaxpa.envs.feedback import FeedbackModel, make_feedback
 from jaxpa.envs.instance import Instance

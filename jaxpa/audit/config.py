@@ -1,4 +1,4 @@
-"""The options of ``jaxpa audit`` (jaxpa/data/audit.py), in a module of their own so that the
+"""The options of ``jaxpa audit`` (jaxpa/audit/steps.py), in a module of their own so that the
 command line can declare its arguments without importing the audit's machinery."""
 from __future__ import annotations
 

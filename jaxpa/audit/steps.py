@@ -1,18 +1,18 @@
 """The audit of a preference log: is personalization cheap for this population?
 
 ``run_audit(log, config, part=...)`` chains the steps, each a function of its own module, and
-returns one dict (NumPy arrays and plain values; jaxpa/experiment/audit_report.py writes it):
+returns one dict (NumPy arrays and plain values; jaxpa/audit/report.py writes it):
 
 1. ``fits``: the panel study shared with ``jaxpa run real`` (jaxpa.data.study.panel_study):
    population and personalized conditional-logit fits, held-out comparison, shrinkage chosen on
    validation, the calibrated population;
 2. ``raw``: its diagnostics exactly as E5 reports them (study.panel_diagnostics: the fitted
    heads as they are, rtol 1e-5, personalized and population designs);
-3. ``ud``: UD with uncertainty (ud_bootstrap): resolved head rank, bootstrap over users and
+3. ``ud``: UD with uncertainty (bootstrap.py): resolved head rank, bootstrap over users and
    choices, the verdict holds / fails / undetermined;
-4. ``coverage`` on the resolved population (audit_coverage, study.panel_coverage): worst covered
+4. ``coverage`` on the resolved population (coverage.py, study.panel_coverage): worst covered
    directions in the data's feature names, random-subset coverage curve, greedy pick of users;
-5. ``simulate`` and ``budget`` on the resolved population (audit_sim): regret curves of the
+5. ``simulate`` and ``budget`` on the resolved population (simulation.py): regret curves of the
    simulated learners; diversity versus volume, offline and online.
 
 Every step is a stored part (``part(name, config, compute)``, e.g. ``jaxpa.results.Store.compute``):
@@ -42,19 +42,21 @@ import numpy as np
 import jax
 import jax.numpy as jnp
 
-from jaxpa.data.audit_coverage import exchange_rate, greedy_pick, log_grid, worst_directions
-from jaxpa.data.audit_config import AuditConfig
-from jaxpa.data.audit_sim import (greedy_for_budget, learner_stats, simulate_learners,
+from jaxpa.audit.coverage import exchange_rate, greedy_pick, worst_directions
+from jaxpa.audit.config import AuditConfig
+from jaxpa.audit.simulation import (greedy_for_budget, learner_stats, simulate_learners,
                                   subopt_for_budget)
+from jaxpa.data.coverage import log_grid
 from jaxpa.data.fit import PopulationFit
-from jaxpa.data.preference_log import PreferenceLog
+from jaxpa.audit.reading import PreferenceLog
 from jaxpa.data.study import (check_study_inputs, heads_instance, panel_coverage,
                               panel_diagnostics, panel_study, population_summary, study_key)
-from jaxpa.data.ud_bootstrap import ud_bootstrap
+from jaxpa.audit.bootstrap import ud_bootstrap
 from jaxpa.diagnostics import diagnose, diagnostics_summary
 from jaxpa.envs.feedback import make_feedback
 from jaxpa.envs.instance import InstanceError
 from jaxpa.envs.io import instance_from_dict, instance_to_dict
+from jaxpa.results import pack, unpack
 
 STEPS = ("fits", "raw", "ud", "coverage", "simulate", "budget")
 
@@ -73,43 +75,6 @@ def budget_grids(n_users: int, n_choices: int) -> tuple[np.ndarray, np.ndarray]:
     users = log_grid(min(2, n_users), n_users, 5)
     budgets = log_grid(max(n_users, 8), max(4 * n_choices, 2 * n_users), 6)
     return users, budgets
-
-
-# ----- nested results as stored parts ---------------------------------------------------------
-def pack(tree) -> dict[str, np.ndarray]:
-    """A nested dict / list of arrays and plain values as flat arrays for a part file: arrays
-    under their own keys, everything else as one JSON document (non-finite floats kept)."""
-    arrays: dict[str, np.ndarray] = {}
-
-    def walk(x):
-        if isinstance(x, dict):
-            return {str(k): walk(v) for k, v in x.items()}
-        if isinstance(x, (list, tuple)):
-            return [walk(v) for v in x]
-        if isinstance(x, (np.ndarray, jax.Array)):
-            key = f"a{len(arrays)}"
-            arrays[key] = np.asarray(x)
-            return {"__array__": key}
-        if isinstance(x, np.generic):
-            return x.item()
-        return x
-
-    doc = walk(tree)
-    return dict(arrays, __json__=np.asarray(json.dumps(doc)))
-
-
-def unpack(arrays: dict) -> dict:
-    """The inverse of ``pack``."""
-    def walk(x):
-        if isinstance(x, dict):
-            if set(x) == {"__array__"}:
-                return np.asarray(arrays[x["__array__"]])
-            return {k: walk(v) for k, v in x.items()}
-        if isinstance(x, list):
-            return [walk(v) for v in x]
-        return x
-
-    return walk(json.loads(str(arrays["__json__"])))
 
 
 def _no_store(name: str, config: dict, compute: Callable[[], dict]) -> dict:

@@ -1,4 +1,4 @@
-"""Reading a preference log (jaxpa.data.preference_log): every bad input is rejected before any
+"""Reading a preference log (jaxpa.audit.reading): every bad input is rejected before any
 fit with a message naming the file line and the column; good logs become the panel the fits use
 (pairwise and multi-alternative, ragged sets, reference and context columns, thin users)."""
 import io
@@ -7,8 +7,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from jaxpa.data.preference_log import LogColumns, frame_to_log, read_csv, read_preference_log
-from jaxpa.data.synthetic_log import panel_to_frame
+from jaxpa.audit.reading import LogColumns, frame_to_log, read_csv, read_preference_log
+from jaxpa.audit.synthetic import panel_to_frame
 from jaxpa.envs.instance import InstanceError
 
 GOOD = """user,choice_set,alternative,chosen,price,time

@@ -9,7 +9,7 @@ picked, 0 otherwise), numeric feature columns (default: every other column), and
 answer; one per set) and a ``context`` / prompt id (constant within a set); by default, columns
 named ``reference`` and ``context`` (or ``prompt``) are taken as such when present.
 
-Mapping onto ``PreferencePanel`` (panels.py): one panel row per choice set, its J slots holding the
+Mapping onto ``PreferencePanel`` (jaxpa/data/panels.py): one panel row per choice set, its J slots holding the
 alternatives. When the alternative ids come from one list no longer than the largest set (Train's
 ticket 1 / 2, brand names), slot j is always the same alternative, in order of first appearance
 in the file; otherwise slots follow the rows' order within the set. Smaller sets leave slots
