@@ -42,6 +42,15 @@ def _direction(w: dict) -> str:
     return f"the contrast {contrast} (for users whose taste leans {taste})"
 
 
+def _units_note(lg: dict) -> str:
+    units = lg.get("feature_units") or []
+    scaled = [f"{n} (÷{u:.3g})" for n, u in zip(lg["features"], units) if u != 1.0]
+    if not scaled:
+        return ""
+    return (f" Features rescaled before fitting, as float32 cannot fit their scale: "
+            f"{', '.join(scaled)}; estimates below are in the data's units.")
+
+
 def diversity_sentence(b: dict) -> str:
     """The one sentence: is one more user worth more than more choices of the same users?"""
     x = b["exchange"]
@@ -109,7 +118,7 @@ def _evidence(r: dict, config: dict) -> list[str]:
              f"({cpu.min()}–{cpu.max()} choices each, median {np.median(cpu):g}), up to "
              f"{lg['alternatives']} alternatives, features {', '.join(lg['features'])}; reference: "
              f"{r['instance']['reference']}. Thin users (< {lg['min_choices']} choices, served the "
-             f"population fit): {len(lg['thin_users'])}.\n",
+             f"population fit): {len(lg['thin_users'])}.{_units_note(lg)}\n",
              "### 2. Fits (study.panel_study, as `jaxpa run real`; `population_fit`, `heldout`, "
              "`heads`)\n", "```"]
     rows = [{"feature": n, "theta": f"{t:.5g}", "s.e.": f"{s:.3g}"}

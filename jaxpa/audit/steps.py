@@ -103,6 +103,13 @@ def step_configs(log: PreferenceLog, config: AuditConfig, feedback) -> dict[str,
                            log_policy=config.log_policy, warm_start=int(config.warm_start))}
 
 
+def log_units(log: PreferenceLog) -> np.ndarray:
+    """[d] the factor each feature was divided by before fitting (reading.standardize_extreme):
+    estimates in the data's units are the fitted ones divided by it."""
+    d = log.panel.d
+    return np.ones(d) if log.feature_units is None else np.asarray(log.feature_units, np.float64)
+
+
 def log_facts(log: PreferenceLog) -> dict:
     panel = log.panel
     return {"source": log.source, "rows": log.n_rows, "choices": panel.n_choices,
@@ -111,7 +118,7 @@ def log_facts(log: PreferenceLog) -> dict:
             "min_choices": log.min_choices, "reference_column": log.reference is not None,
             "contexts": None if log.context is None else int(np.unique(log.context).size),
             "choices_per_user": np.bincount(np.asarray(panel.user)).tolist(),
-            "digest": log.digest}
+            "feature_units": log_units(log).tolist(), "digest": log.digest}
 
 
 def run_audit(log: PreferenceLog, config: AuditConfig = AuditConfig(), *,
@@ -155,8 +162,11 @@ def run_audit(log: PreferenceLog, config: AuditConfig = AuditConfig(), *,
     f = step("fits", fits)
     base = instance_from_dict(f["instance"])
     pop = f["population"]
-    out["population_fit"] = {k: v for k, v in pop.items() if k != "information"}
-    out["heldout"], out["heads"] = f["heldout"], f["heads"]
+    units = log_units(log)
+    out["population_fit"] = dict({k: v for k, v in pop.items() if k != "information"},
+                                 theta=pop["theta"] / units, std_errors=pop["std_errors"] / units)
+    out["heldout"] = f["heldout"]
+    out["heads"] = dict(f["heads"], theta=f["heads"]["theta"] / units)
     out["instance"] = {"n_prompts": base.n_prompts, "K": base.n_responses, "d": base.d,
                        "scale": f["scale"], "reference": f["reference"]}
     out["raw"] = step("raw", lambda: panel_diagnostics(base, feedback)[1])
