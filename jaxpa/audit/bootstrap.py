@@ -47,7 +47,8 @@ import numpy as np
 import jax
 import jax.numpy as jnp
 
-from jaxpa.data.fit import ChoiceData, PopulationFit, by_user, chosen_logprob, feature_scale, fit_user
+from jaxpa.data.fit import (ChoiceData, PopulationFit, by_user, feature_scale,
+                            fit_personalized)
 from jaxpa.data.panels import PreferencePanel
 from jaxpa.diagnostics import diagnose
 from jaxpa.envs.feedback import FeedbackModel, make_feedback
@@ -55,7 +56,9 @@ from jaxpa.envs.instance import Instance
 
 Array = jax.Array
 VERDICTS = ("holds", "fails", "undetermined")
-BATCH = 25  # replicates refitted (and diagnosed) per vmapped batch: bounds the memory
+BATCH = 25  # replicates diagnosed per vmapped batch: bounds the memory
+STOP_TOL = 1e-5   # refits stop when every gradient norm <= STOP_TOL * (1 + the user's choices)
+CONVERGED = 1e-3  # a refit (or fit) whose gradient norm exceeds this per choice has failed
 
 
 def replicate_keys(key: Array, n_boot: int) -> Array:
@@ -65,63 +68,167 @@ def replicate_keys(key: Array, n_boot: int) -> Array:
 
 def _resample(keys: Array, counts: Array, n_slots: int):
     """One replicate's draws: user multiplicities [U] (U draws with replacement) and, per user,
-    ``counts[u]`` slots of its own drawn with replacement: pick [U, L] (slot index of each drawn
-    choice; 0 in padding positions), real [U, L] (position < counts[u])."""
+    the number of times each of its slots is drawn when ``counts[u]`` slots are drawn with
+    replacement: weight [U, L] (0 in padding positions)."""
     U = counts.shape[0]
     draw = jax.random.randint(keys[0], (U,), 0, U)
     mult = jnp.zeros((U,), jnp.int32).at[draw].add(1)
     u = jax.random.uniform(keys[1], (U, n_slots))
     real = jnp.arange(n_slots)[None, :] < counts[:, None]
     pick = jnp.minimum((u * counts[:, None]).astype(jnp.int32), jnp.maximum(counts - 1, 0)[:, None])
-    return mult, jnp.where(real, pick, 0), real
+    rows = jnp.arange(U)[:, None]
+    weight = jnp.zeros((U, n_slots), jnp.int32).at[rows, jnp.where(real, pick, 0)].add(
+        real.astype(jnp.int32))
+    return mult, weight
+
+
+def _loglik_terms(theta, x, available):
+    """log P(each alternative) [..., U, L, J] of users' heads theta [..., U, d] on their
+    features x [U, L, J, d]."""
+    u = jnp.where(available, jnp.einsum("uljd,...ud->...ulj", x, theta), -jnp.inf)
+    return u - jax.scipy.special.logsumexp(u, axis=-1, keepdims=True)
+
+
+def batched_newton(x, available, choice, weight, prior_mean, precision, theta0, *,
+                   n_iter: int, tol: float):
+    """MAP heads of many independent users at once (one user = one index of the leading axes).
+
+    x [U, L, J, d], available [U, L, J], choice [U, L]: the users' choices (scaled features);
+    weight [..., U, L]: each choice's weight (bootstrap multiplicities); prior_mean [U, d] or
+    [d]; precision: matrices broadcastable to [..., U, d, d]; theta0 [..., U, d] the start
+    (warm: the point estimate). Minimises sum_l -w_l log P_l(theta) + (theta - m)^T P (theta - m)
+    / 2 per user by Newton's method with a backtracking step (the largest of 1, 1/2, 1/4, 1/8
+    that does not increase the objective beyond rounding), stopping when every user's gradient
+    norm is at most ``tol`` * (1 + its weight) or after ``n_iter`` steps. Returns (theta [..., U,
+    d], gradient norm [..., U], iterations taken)."""
+    steps = jnp.asarray(4.0 ** -np.arange(6), theta0.dtype)
+    n = weight.sum(-1)
+    onehot = jax.nn.one_hot(choice, x.shape[-2], dtype=x.dtype)  # [U, L, J]
+
+    def objective(theta):
+        lp = _loglik_terms(theta, x, available)
+        ll = jnp.sum(weight * jnp.sum(jnp.where(available, lp, 0.0) * onehot, -1), -1)
+        diff = theta - prior_mean
+        return -ll + 0.5 * jnp.einsum("...d,...de,...e->...", diff, precision, diff)
+
+    def derivatives(theta):
+        p = jnp.where(available, jnp.exp(_loglik_terms(theta, x, available)), 0.0)  # [..., U, L, J]
+        xbar = jnp.einsum("...ulj,uljd->...uld", p, x)
+        resid = jnp.einsum("...ulj,uljd->...uld", onehot - p, x)  # x_chosen - xbar
+        grad = -jnp.einsum("...ul,...uld->...ud", weight, resid) + \
+            jnp.einsum("...de,...e->...d", precision, theta - prior_mean)
+        c = x - xbar[..., None, :]  # [..., U, L, J, d]
+        info = jnp.einsum("...ul,...ulj,...uljd,...ulje->...ude", weight, p, c, c)
+        return grad, info + precision
+
+    def cond(state):
+        _, g, _, it = state
+        return (it < n_iter) & ~jnp.all(jnp.linalg.norm(g, axis=-1) <= tol * (1.0 + n))
+
+    def body(state):
+        theta, g, H, it = state
+        delta = jnp.linalg.solve(0.5 * (H + jnp.swapaxes(H, -1, -2)), g[..., None])[..., 0]
+        cand = theta[None] - steps.reshape((-1,) + (1,) * theta.ndim) * delta[None]
+        # one call per step size: vmapping ``objective`` over the candidates gave wrong values
+        # for large batches on the CPU backend (jax 0.10.2), the unrolled calls do not
+        values = jnp.stack([objective(c) for c in cand])  # [steps, ..., U]
+        f0 = objective(theta)
+        slack = 16 * jnp.finfo(f0.dtype).eps * (jnp.abs(f0) + 1.0)
+        ok = jnp.isfinite(values) & (values <= f0 + slack)
+        step = jnp.where(ok.any(0), steps[jnp.argmax(ok, axis=0)], 0.0)
+        theta = theta - step[..., None] * delta
+        g, H = derivatives(theta)
+        return theta, g, H, it + 1
+
+    g, H = derivatives(theta0)
+    theta, g, _, it = jax.lax.while_loop(cond, body, (theta0, g, H, jnp.asarray(0, jnp.int32)))
+    return theta, jnp.linalg.norm(g, axis=-1), it
 
 
 @functools.partial(jax.jit, static_argnames=("n_iter", "batch"))
-def _replicates(keys, full: ChoiceData, counts, theta_pop, information, scale, grid, thin, *,
-                n_iter: int, batch: int):
-    """Every replicate (keys [B, 2]): multiplicities [B, U], heads [B, U, d] at the shrinkage of
-    ``grid`` [S] with the best out-of-bag score, the chosen index [B]. ``full``: every choice once,
-    by user [U, L]."""
+def _replicates(keys, full: ChoiceData, counts, theta_pop, information, scale, grid, thin, start,
+                *, n_iter: int, batch: int, tol: float = STOP_TOL):
+    """Every replicate (keys [B, 2]), ``batch`` replicates at a time refitted together: user
+    multiplicities [B, U], heads [B, U, d] (raw units) at the shrinkage of ``grid`` [S] with the
+    best out-of-bag score, the chosen index [B], the refits' gradient norms [B, U] (scaled
+    coordinates) and iterations [B]. ``full``: every choice once, by user [U, L]; ``start`` [S,
+    U, d]: the point estimate at every shrinkage (raw units), where the refits start."""
     L = full.choice.shape[1]
+    x = full.features / scale
+    prior_mean = theta_pop * scale
+    precision = grid[:, None, None, None] * (information / jnp.outer(scale, scale))[None, None]
+    real = full.weight > 0
 
-    def one(k):
-        mult, pick, real = _resample(k, counts, L)
-        take = lambda x: jnp.take_along_axis(x, pick.reshape(pick.shape + (1,) * (x.ndim - 2)),
-                                             axis=1)
-        data = ChoiceData(features=take(full.features), available=take(full.available),
-                          choice=take(full.choice), weight=real.astype(full.weight.dtype))
-        rows = jnp.arange(real.shape[0])[:, None]
-        drawn = jnp.zeros(real.shape, jnp.int32).at[rows, pick].add(real.astype(jnp.int32)) > 0
-        oob = full.replace(weight=full.weight * ~drawn)
+    def chunk(k):  # k [b, 2] keys
+        mult, w = jax.vmap(lambda kk: _resample(kk, counts, L))(k)  # [b, U], [b, U, L]
+        w = w.astype(x.dtype) * real
+        oob = real & (w == 0)  # [b, U, L]
+        W = jnp.broadcast_to(w[:, None], (w.shape[0], grid.shape[0]) + w.shape[1:])  # [b, S, U, L]
+        theta0 = jnp.broadcast_to((start * scale)[None], W.shape[:3] + (scale.shape[0],))
+        theta, gn, it = batched_newton(x, full.available, full.choice, W, prior_mean,
+                                       precision[None], theta0, n_iter=n_iter, tol=tol)
+        onehot = jax.nn.one_hot(full.choice, x.shape[-2], dtype=x.dtype)
+        lp = jnp.sum(jnp.where(full.available, _loglik_terms(theta, x, full.available), 0.0)
+                     * onehot, -1)  # [b, S, U, L]
+        n_oob = oob.sum(-1)[:, None]  # [b, 1, U]
+        per_user = jnp.sum(jnp.where(oob[:, None], lp, 0.0), -1) / jnp.maximum(n_oob, 1)
+        has = n_oob > 0
+        score = jnp.sum(jnp.where(has, per_user, 0.0), -1) / jnp.maximum(has.sum(-1), 1)  # [b, S]
+        best = jnp.argmax(score, axis=-1)
+        heads = jnp.take_along_axis(theta, best[:, None, None, None], axis=1)[:, 0] / scale
+        gn = jnp.take_along_axis(gn, best[:, None, None], axis=1)[:, 0]
+        heads = jnp.where(thin[None, :, None], theta_pop, heads)
+        gn = jnp.where(thin[None], 0.0, gn)
+        return mult, heads, best, gn, jnp.broadcast_to(it, best.shape)
 
-        def at(s):
-            heads = jax.vmap(lambda dd: fit_user(dd, theta_pop, information, scale, s, n_iter)[0])(data)
-            lp = jax.vmap(chosen_logprob)(heads, oob)  # [U, L]
-            n = oob.weight.sum(-1)
-            per_user = (oob.weight * lp).sum(-1) / jnp.maximum(n, 1.0)
-            return heads, jnp.sum(jnp.where(n > 0, per_user, 0.0)) / jnp.maximum((n > 0).sum(), 1)
+    B = keys.shape[0]
+    chunks = keys.reshape((B // batch, batch) + keys.shape[1:])
+    out = jax.lax.map(chunk, chunks)
+    return jax.tree_util.tree_map(lambda a: a.reshape((B,) + a.shape[2:]), out)
 
-        heads, score = jax.vmap(at)(grid)  # [S, U, d], [S]
-        best = jnp.argmax(score)
-        heads = jnp.where(thin[:, None], theta_pop, heads[best])
-        return mult, heads, best
 
-    return jax.lax.map(one, keys, batch_size=batch)
+def chunk_size(n_boot: int, n_users: int, n_slots: int, n_alt: int, d: int, n_grid: int,
+               budget: float = 2.0**27) -> int:
+    """Replicates refitted together: as many as keep the largest intermediate (the line search's
+    [4, b, S, U, L, J] utilities, and [b, S, U, L, J, d] centred features) under ``budget``
+    elements, at least 1, a divisor of n_boot."""
+    per = n_grid * n_users * n_slots * n_alt * max(d, 4)
+    b = int(max(1, min(n_boot, budget // max(per, 1))))
+    while n_boot % b:
+        b -= 1
+    return b
 
 
 def refit_heads(key: Array, panel: PreferencePanel, population: PopulationFit, grid, thin,
-                n_boot: int, n_iter: int = 10, batch: int = BATCH):
-    """The replicates of the module docstring: (multiplicities [B, U], heads [B, U, d] in raw
-    units, the chosen shrinkage [B]). thin: [U] bool, users that keep the population fit."""
+                n_boot: int, n_iter: int = 20, start=None, tol: float = STOP_TOL):
+    """The replicates of the module docstring: multiplicities [B, U], heads [B, U, d] in raw
+    units, the chosen shrinkage [B], the refits' gradient norms [B, U] and iterations [B]. thin:
+    [U] bool, users that keep the population fit; start [S, U, d]: the point estimate at every
+    shrinkage (default: fitted here)."""
     full, slots = by_user(panel)
     counts = jnp.asarray((slots >= 0).sum(1), jnp.int32)
-    grid_a = jnp.asarray(np.asarray(grid, np.float64), panel.features.dtype)
+    grid64 = np.asarray(grid, np.float64)
+    grid_a = jnp.asarray(grid64, panel.features.dtype)
     thin = jnp.zeros((panel.n_users,), bool) if thin is None else jnp.asarray(thin, bool)
-    mult, heads, best = _replicates(replicate_keys(key, n_boot), full, counts, population.theta,
-                                    population.information, feature_scale(panel), grid_a, thin,
-                                    n_iter=n_iter, batch=min(batch, n_boot))
-    return (np.asarray(mult, np.float64), np.asarray(heads, np.float64),
-            np.asarray(grid, np.float64)[np.asarray(best)])
+    scale = feature_scale(panel)
+    if start is None:
+        start = fit_personalized(panel, population, grid64, scale=scale)[0]
+    batch = chunk_size(n_boot, panel.n_users, full.choice.shape[1], panel.n_alternatives,
+                       panel.d, grid64.size)
+    mult, heads, best, gn, it = _replicates(replicate_keys(key, n_boot), full, counts,
+                                            population.theta, population.information, scale,
+                                            grid_a, thin, jnp.asarray(start, panel.features.dtype),
+                                            n_iter=n_iter, batch=batch, tol=tol)
+    return {"counts": np.asarray(mult, np.float64), "heads": np.asarray(heads, np.float64),
+            "shrinkage": grid64[np.asarray(best)], "grad_norm": np.asarray(gn, np.float64),
+            "iterations": np.asarray(it, np.int64), "choices": np.asarray(counts, np.float64)}
+
+
+def refits_converged(grad_norm: np.ndarray, choices: np.ndarray, tol: float = CONVERGED) -> np.ndarray:
+    """[B] bool: every user's refit of the replicate has a finite gradient norm at most tol *
+    (1 + its choices) (scaled coordinates)."""
+    g = np.asarray(grad_norm, np.float64)
+    return np.all(np.isfinite(g) & (g <= tol * (1.0 + np.asarray(choices))[None]), axis=-1)
 
 
 def singular_values(heads: np.ndarray, weights: np.ndarray | None = None) -> np.ndarray:
@@ -187,22 +294,28 @@ def diagnose_replicates(base: Instance, heads: np.ndarray, counts: np.ndarray,
 
 def ud_bootstrap(key: Array, panel: PreferencePanel, base: Instance, scale: np.ndarray,
                  heads: np.ndarray, population: PopulationFit, grid, thin, *,
-                 n_boot: int = 100, level: float = 0.95, rtol: float = 1e-5, n_iter: int = 10,
-                 feedback: str | FeedbackModel = "bt_ref") -> dict:
+                 n_boot: int = 100, level: float = 0.95, rtol: float = 1e-5, n_iter: int = 20,
+                 feedback: str | FeedbackModel = "bt_ref", start=None) -> dict:
     """The bootstrap of the module docstring.
 
     panel: the log's panel; base: its calibrated instance (prompts, reference) and scale [d] its
     feature scale; heads [U, d]: the point estimate in raw units; population: the population fit
     of all choices; grid [S]: the shrinkage values (each replicate chooses its own); thin [U]
-    bool (or None); feedback: the model the verdict is about. Returns NumPy arrays over
-    replicates [B] (holds_resolved, holds_raw, lambda_D_resolved, lambda_D_raw,
-    coverage_resolved, rank, shrinkage) and the point estimate's resolved rank, resolved heads
-    (standardized [U, d]), tau, the fractions and the verdict.
+    bool (or None); feedback: the model the verdict is about; start [S, U, d]: the point
+    estimate at every shrinkage (the refits' warm start; default: fitted here). Returns NumPy
+    arrays over replicates [B] (holds_resolved, holds_raw, lambda_D_resolved, lambda_D_raw,
+    coverage_resolved, rank, shrinkage, converged, grad_norm (the largest per choice),
+    iterations) and the point estimate's resolved rank, resolved heads (standardized [U, d]),
+    tau, the fractions and the verdict (``undetermined`` with a ``reason`` when more than
+    1 - level of the refits did not converge; fractions over the converged replicates).
     """
     hat = np.asarray(heads, np.float64) * scale
-    counts, reps, chosen = refit_heads(key, panel, population, grid, thin, n_boot, n_iter)
-    reps = reps * scale
-    tau = noise_floor(hat, reps, counts, level)
+    fit = refit_heads(key, panel, population, grid, thin, n_boot, n_iter, start=start)
+    counts, reps, chosen = fit["counts"], fit["heads"] * scale, fit["shrinkage"]
+    ok = refits_converged(fit["grad_norm"], fit["choices"])
+    per_choice = np.max(fit["grad_norm"] / (1.0 + fit["choices"])[None], axis=-1)
+    good = np.flatnonzero(ok) if ok.any() else np.arange(n_boot)
+    tau = noise_floor(hat, reps[good], counts[good], level)
     ranks, resolved = zip(*(resolved_heads(reps[b], tau, counts[b]) for b in range(n_boot)))
     both = diagnose_replicates(base, np.concatenate([np.stack(resolved), reps]),
                                np.concatenate([counts, counts]), feedback, rtol)
@@ -210,13 +323,24 @@ def ud_bootstrap(key: Array, panel: PreferencePanel, base: Instance, scale: np.n
     out = {"holds_resolved": both["holds"][res].astype(np.float64),
            "holds_raw": both["holds"][raw].astype(np.float64),
            "lambda_D_resolved": both["lambda_D"][res], "lambda_D_raw": both["lambda_D"][raw],
-           "coverage_resolved": both["coverage"][res], "rank": np.asarray(ranks, np.float64)}
+           "coverage_resolved": both["coverage"][res], "rank": np.asarray(ranks, np.float64),
+           "converged": ok.astype(np.float64), "grad_norm": per_choice,
+           "iterations": fit["iterations"].astype(np.float64)}
     rank, res_hat = resolved_heads(hat, tau)
-    f_res, f_raw = float(out["holds_resolved"].mean()), float(out["holds_raw"].mean())
-    q = lambda x: [float(np.quantile(x, (1 - level) / 2, method="lower")),
-                   float(np.quantile(x, (1 + level) / 2, method="higher"))]
+    f_res = float(out["holds_resolved"][good].mean())
+    f_raw = float(out["holds_raw"][good].mean())
+    sel = lambda x: np.asarray(x)[good]
+    q = lambda x: [float(np.quantile(sel(x), (1 - level) / 2, method="lower")),
+                   float(np.quantile(sel(x), (1 + level) / 2, method="higher"))]
+    verdict, reason = ud_verdict(f_res, f_raw, level), None
+    failed = n_boot - int(ok.sum())
+    if failed > (1 - level) * n_boot:
+        verdict = "undetermined"
+        reason = (f"{failed} of {n_boot} bootstrap refits did not converge (largest gradient "
+                  f"norm per choice {np.nanmax(per_choice):.3g} > {CONVERGED:g}, or not finite): "
+                  f"no verdict is drawn from failed fits")
     return dict(out, shrinkage=chosen, tau=tau, point_rank=rank,
                 point_singular_values=singular_values(hat), resolved_heads_std=res_hat,
-                frac_resolved=f_res, frac_raw=f_raw, level=level,
-                verdict=ud_verdict(f_res, f_raw, level), lambda_D_ci=q(out["lambda_D_resolved"]),
+                frac_resolved=f_res, frac_raw=f_raw, level=level, verdict=verdict,
+                reason=reason, n_failed=failed, lambda_D_ci=q(out["lambda_D_resolved"]),
                 lambda_D_raw_ci=q(out["lambda_D_raw"]), rank_ci=q(out["rank"]), n_boot=n_boot)

@@ -6,12 +6,14 @@ figures of figures.py, written as one unit through the result store (``write_aud
 from __future__ import annotations
 
 import copy
+import json
+from pathlib import Path
 
 import numpy as np
 
-from jaxpa.audit.figures import audit_figures
+from jaxpa.audit.figures import FIGURES, audit_figures
 from jaxpa.audit.plotting import close
-from jaxpa.results import Store, config_hash
+from jaxpa.results import MANIFEST, Store, config_hash
 
 RULE = ("holds if UD holds in >= {p:.0%} of bootstrap replicates on resolved heads *and* on raw "
         "heads; fails if it holds in <= {q:.0%} of both; undetermined otherwise")
@@ -40,6 +42,28 @@ def _direction(w: dict) -> str:
     taste = ", ".join(f"{k} {v:+.2f}" for k, v in sorted(w["user_taste"].items(),
                                                          key=lambda kv: -abs(kv[1]))[:2])
     return f"the contrast {contrast} (for users whose taste leans {taste})"
+
+
+def _convergence(r: dict) -> str:
+    """One line on the fits' convergence (convergence.py; `convergence`)."""
+    c = r.get("convergence")
+    if not c:
+        return ""
+    p, h = c["population"], c["heads"]
+    text = (f"Convergence (convergence.py; `convergence`): population fit "
+            f"{'converged' if p['converged'] else 'FAILED'} (gradient norm per choice "
+            f"{p['grad_norm_per_choice']:.1e}, standard errors "
+            f"{'finite' if p['finite_std_errors'] else 'not finite'}); personalized fits: "
+            + ("all converged" if h["converged"] else f"{h['n_failed']} failed "
+               f"({', '.join(h['failed_users'][:10])})")
+            + f" (largest gradient norm per choice {h['max_grad_norm_per_choice']:.1e})")
+    u = r.get("ud")
+    if u is not None and "converged" in u:
+        conv = np.asarray(u["converged"])
+        text += (f"; bootstrap refits: {int(conv.sum())} of {conv.size} replicates converged "
+                 f"(Newton iterations {int(np.min(u['iterations']))}–"
+                 f"{int(np.max(u['iterations']))})")
+    return text + ".\n"
 
 
 def _units_note(lg: dict) -> str:
@@ -90,6 +114,8 @@ def verdict_paragraph(r: dict, config: dict) -> str:
                "undetermined": "the log cannot tell: the resolved and raw readings of the heads "
                                "disagree or the replicates are split. More choices per user "
                                "(or more users) are needed before deciding."}
+    if u.get("reason"):
+        lines.append(f"\nWhy undetermined: {u['reason']}.")
     lines.append(f"\nWhat it means: {meaning[u['verdict']]}")
     t = r["heldout"]["table"]["personalized"]
     lines.append(f"- Held-out: personalized minus population log-likelihood per choice "
@@ -124,7 +150,8 @@ def _evidence(r: dict, config: dict) -> list[str]:
     rows = [{"feature": n, "theta": f"{t:.5g}", "s.e.": f"{s:.3g}"}
             for n, t, s in zip(lg["features"], fit["theta"], fit["std_errors"])]
     parts += [format_table(rows, ["feature", "theta", "s.e."]),
-              f"log-likelihood {fit['loglik']:.3f}, gradient norm {fit['grad_norm']:.1e}", "```\n"]
+              f"log-likelihood {fit['loglik']:.3f}, gradient norm {fit['grad_norm']:.1e}",
+              "```\n", _convergence(r)]
     rows = [{"model": m, "loglik/choice [95% CI]": format_ci(v["loglik"]),
              "accuracy": format_ci(v["accuracy"]), "loglik gain": format_ci(v["loglik_gain"])}
             for m, v in h["table"].items()]
@@ -239,7 +266,7 @@ def markdown(summary: dict) -> str:
 
 
 BULKY = ("holds_resolved", "holds_raw", "lambda_D_resolved", "lambda_D_raw", "coverage_resolved",
-         "rank", "shrinkage")
+         "rank", "shrinkage", "converged", "grad_norm", "iterations")
 
 
 def split_arrays(results: dict) -> tuple[dict, dict[str, np.ndarray]]:
@@ -259,15 +286,37 @@ def split_arrays(results: dict) -> tuple[dict, dict[str, np.ndarray]]:
     return r, arrays
 
 
-def write_audit(store: Store, results: dict, config: dict, metadata: dict, seconds: float) -> str:
-    """Every output of the audit as one unit (module docstring); returns the report's text."""
+OUTPUTS = ("report.md", "summary.json", "curves.npz") + tuple(name for name, _, _ in FIGURES)
+
+
+def stale_outputs(folder, written) -> list[str]:
+    """Outputs of an earlier run in ``folder`` that this run did not write: every audit output
+    name and every file the earlier manifest listed, less ``written``."""
+    folder = Path(folder)
+    names = set(OUTPUTS)
+    try:
+        names |= set(json.loads((folder / MANIFEST).read_text())["files"])
+    except (OSError, ValueError, KeyError, TypeError):
+        pass
+    return sorted(n for n in names - set(written) - {MANIFEST} if (folder / n).is_file())
+
+
+def write_audit(store: Store, results: dict, config: dict, metadata: dict,
+                seconds: float) -> list[str]:
+    """Every output of the audit as one unit (module docstring). Outputs of an earlier run into
+    the same folder that this run does not write (a rerun with fewer --sections) are removed, so
+    the folder and its manifest hold only this run's files. Returns the names written."""
     stamp = config_hash(config)
     light, arrays = split_arrays(results)
     summary = {"config": config, "metadata": metadata, "seconds": seconds, "results": light}
     text = markdown(dict(summary, results=results))
     figures = audit_figures(results)
+    names = ["report.md", "summary.json", "curves.npz"] + list(figures)
+    stale = stale_outputs(store.folder, names)
     try:
         store.begin_outputs()
+        for name in stale if store.writer else ():
+            (Path(store.folder) / name).unlink(missing_ok=True)
         store.write_text("report.md", text, stamp)
         store.write_json("summary.json", summary, stamp)
         store.write_npz("curves.npz", arrays, stamp)
@@ -276,4 +325,4 @@ def write_audit(store: Store, results: dict, config: dict, metadata: dict, secon
         store.finish_outputs(stamp, metadata)
     finally:
         close(figures.values())
-    return text
+    return names + [MANIFEST]

@@ -44,6 +44,7 @@ import jax.numpy as jnp
 
 from jaxpa.audit.coverage import exchange_rate, greedy_pick, worst_directions
 from jaxpa.audit.config import AuditConfig
+from jaxpa.audit.convergence import FitError, heads_convergence, population_convergence
 from jaxpa.audit.simulation import (greedy_for_budget, learner_stats, simulate_learners,
                                   subopt_for_budget)
 from jaxpa.data.coverage import log_grid
@@ -169,6 +170,13 @@ def run_audit(log: PreferenceLog, config: AuditConfig = AuditConfig(), *,
     out["heads"] = dict(f["heads"], theta=f["heads"]["theta"] / units)
     out["instance"] = {"n_prompts": base.n_prompts, "K": base.n_responses, "d": base.d,
                        "scale": f["scale"], "reference": f["reference"]}
+    fits_ok = population_convergence(panel, pop["theta"], pop["std_errors"])
+    counts = np.bincount(np.asarray(panel.user), minlength=panel.n_users)
+    heads_ok = heads_convergence(f["heads"]["grad_norm"], counts, log.thin_mask, panel.user_labels)
+    out["convergence"] = {"population": fits_ok, "heads": heads_ok}
+    if not fits_ok["converged"]:
+        raise FitError(f"{log.source}: {fits_ok['reason']}; rescale the features or check the "
+                       f"log for separable choices")
     out["raw"] = step("raw", lambda: panel_diagnostics(base, feedback)[1])
     if "ud" not in config.sections:
         return out
@@ -185,6 +193,8 @@ def run_audit(log: PreferenceLog, config: AuditConfig = AuditConfig(), *,
         return dict(boot, resolved=diagnostics_summary(resolved))
 
     out["ud"] = step("ud", ud, lambda r: f": {r['verdict']} ({config.n_boot} replicates)")
+    if not heads_ok["converged"]:
+        out["ud"] = dict(out["ud"], verdict="undetermined", reason=heads_ok["reason"])
     inst = heads_instance(base, out["ud"]["resolved_heads_std"])
     diag = []
 

@@ -160,9 +160,8 @@ def run(args) -> int:
                           feedback=feedback.label, steps=[s for s in STEPS if s in results
                                                           or s in ("fits",)])
     seconds = time.perf_counter() - t0
-    write_audit(store, results, summary_config, run_metadata(), seconds)
+    names = sorted(write_audit(store, results, summary_config, run_metadata(), seconds))
     if "ud" in results:
         print(verdict_paragraph(results, summary_config))
-    names = sorted(p.name for p in out.iterdir() if p.is_file())
     print(f"wrote {out}/ ({', '.join(names)}) in {time.perf_counter() - t0:.1f} s")
     return 0

@@ -272,3 +272,64 @@ def test_audit_command_end_to_end(tmp_path):
     assert text.index("## Verdict") < text.index("## Evidence")
     for name in ("verdict.png", "coverage.png", "regret.png", "budget.png", "curves.npz"):
         assert (out / name).stat().st_size > 0
+
+
+# ----- no verdict from a failed fit; a rerun lists only what it wrote ---------------------------
+def test_failed_refits_make_the_verdict_undetermined():
+    """Bootstrap refits that cannot converge (no Newton step from a start far from the optimum)
+    are reported, and the verdict is undetermined with the reason, not drawn from them."""
+    inst = matched_populations(jax.random.key(0))[0]
+    log = frame_to_log(synthetic_log(jax.random.key(1), inst, 20, columns=COLS), COLS)
+    st = panel_study(log.panel, AuditConfig().grid, 2, None, jax.random.key(2),
+                     thin=log.thin_mask, reference=log.reference)
+    far = np.full((len(AuditConfig().grid),) + st.heads.shape, 30.0)
+    b = ud_bootstrap(jax.random.key(3), log.panel, st.instance, st.scale, st.heads,
+                     st.population, AuditConfig().grid, log.thin_mask, n_boot=25, n_iter=0,
+                     start=far)
+    assert b["converged"].sum() == 0 and b["verdict"] == "undetermined"
+    assert "did not converge" in b["reason"]
+    good = ud_bootstrap(jax.random.key(3), log.panel, st.instance, st.scale, st.heads,
+                        st.population, AuditConfig().grid, log.thin_mask, n_boot=25)
+    assert good["converged"].all() and good["reason"] is None
+    assert np.all(good["grad_norm"] < 1e-4) and np.all(good["iterations"] < 20)
+
+
+def test_fit_convergence_reports(train_audit):
+    from jaxpa.audit.convergence import heads_convergence, population_convergence
+
+    log, got = train_audit
+    c = got["convergence"]
+    assert c["population"]["converged"] and c["heads"]["converged"]
+    fit = got["population_fit"]
+    bad = population_convergence(log.panel, np.asarray(fit["theta"]) + 5.0, fit["std_errors"])
+    assert not bad["converged"] and "population fit did not converge" in bad["reason"]
+    nan_se = population_convergence(log.panel, fit["theta"], np.full(4, np.nan))
+    assert not nan_se["converged"] and not nan_se["finite_std_errors"]
+    g = np.zeros(log.panel.n_users)
+    g[3] = np.nan
+    h = heads_convergence(g, np.ones_like(g), np.zeros_like(g, bool), log.panel.user_labels)
+    assert h["failed_users"] == [str(log.panel.user_labels[3])] and "did not converge" in h["reason"]
+
+
+def test_a_rerun_removes_outputs_it_does_not_write(tmp_path, train_audit):
+    """A full audit wrote figures into the folder; a rerun with fewer sections removes them and
+    its manifest lists only the files it wrote."""
+    import json
+    from jaxpa.audit.report import write_audit
+    from jaxpa.results import Store
+
+    log, got = train_audit
+    out = tmp_path / "audit"
+    out.mkdir()
+    for name in ("verdict.png", "budget.png", "coverage.png", "regret.png", "extra.csv"):
+        (out / name).write_bytes(b"an earlier run's file")
+    (out / "manifest.json").write_text(json.dumps({"files": {"extra.csv": "x", "report.md": "y"}}))
+    (out / "notes.txt").write_text("not an audit output")
+    store = Store(out, log=lambda m: None)
+    wrote = write_audit(store, got, {"seed": 0, "label": "train", "n_test": 2}, {"jax": "x",
+                        "backend": "cpu"}, 1.0)
+    assert sorted(wrote) == ["curves.npz", "manifest.json", "report.md", "summary.json"]
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert sorted(manifest["files"]) == ["curves.npz", "report.md", "summary.json"]
+    left = sorted(p.name for p in out.iterdir() if p.is_file())
+    assert left == ["curves.npz", "manifest.json", "notes.txt", "report.md", "summary.json"]
