@@ -44,10 +44,10 @@ import jax.numpy as jnp
 
 from jaxpa.audit.coverage import exchange_rate, greedy_pick, worst_directions
 from jaxpa.audit.config import AuditConfig
+from jaxpa.audit.progress import budget_sizes, step_plan
 from jaxpa.audit.convergence import FitError, heads_convergence, population_convergence
 from jaxpa.audit.simulation import (greedy_for_budget, learner_stats, simulate_learners,
                                   subopt_for_budget)
-from jaxpa.data.coverage import log_grid
 from jaxpa.data.fit import PopulationFit
 from jaxpa.audit.reading import PreferenceLog
 from jaxpa.data.study import (check_study_inputs, heads_instance, panel_coverage,
@@ -73,9 +73,11 @@ def check_audit(log: PreferenceLog, config: AuditConfig) -> None:
 
 def budget_grids(n_users: int, n_choices: int) -> tuple[np.ndarray, np.ndarray]:
     """Users (2 .. N, about 5 values) and budgets (N .. 4 x the log's size, 6 values)."""
-    users = log_grid(min(2, n_users), n_users, 5)
-    budgets = log_grid(max(n_users, 8), max(4 * n_choices, 2 * n_users), 6)
-    return users, budgets
+    return budget_sizes(n_users, n_choices)
+
+
+def _duration(seconds: float) -> str:
+    return f"{seconds:.0f} s" if seconds < 120 else f"{seconds / 60:.0f} min"
 
 
 def _no_store(name: str, config: dict, compute: Callable[[], dict]) -> dict:
@@ -135,12 +137,16 @@ def run_audit(log: PreferenceLog, config: AuditConfig = AuditConfig(), *,
     key = study_key(config.seed, configs["fits"]["label"])
     panel, t0 = log.panel, time.perf_counter()
 
+    plan = step_plan(panel, config)
+
     def step(name: str, compute: Callable[[], dict], note=lambda r: "") -> dict:
         t = time.perf_counter()
         fresh = []
 
         def run():
             fresh.append(True)
+            what, eta = plan[name]
+            progress(f"[audit] {name}: {what}; ETA ~{_duration(eta)}")
             return pack(compute())
 
         out = unpack(part(name, configs[name], run))
