@@ -53,6 +53,7 @@ from jaxpa.data.panels import PreferencePanel
 from jaxpa.diagnostics import diagnose
 from jaxpa.envs.feedback import FeedbackModel, make_feedback
 from jaxpa.envs.instance import Instance
+from jaxpa.audit.sequential import decided, looks
 
 Array = jax.Array
 VERDICTS = ("holds", "fails", "undetermined")
@@ -201,11 +202,12 @@ def chunk_size(n_boot: int, n_users: int, n_slots: int, n_alt: int, d: int, n_gr
 
 
 def refit_heads(key: Array, panel: PreferencePanel, population: PopulationFit, grid, thin,
-                n_boot: int, n_iter: int = 20, start=None, tol: float = STOP_TOL):
-    """The replicates of the module docstring: multiplicities [B, U], heads [B, U, d] in raw
-    units, the chosen shrinkage [B], the refits' gradient norms [B, U] and iterations [B]. thin:
-    [U] bool, users that keep the population fit; start [S, U, d]: the point estimate at every
-    shrinkage (default: fitted here)."""
+                n_boot: int, n_iter: int = 20, start=None, tol: float = STOP_TOL,
+                first: int = 0):
+    """Replicates first .. first + n_boot - 1 of the module docstring: multiplicities [B, U],
+    heads [B, U, d] in raw units, the chosen shrinkage [B], the refits' gradient norms [B, U]
+    and iterations [B]. thin: [U] bool, users that keep the population fit; start [S, U, d]: the
+    point estimate at every shrinkage (default: fitted here)."""
     full, slots = by_user(panel)
     counts = jnp.asarray((slots >= 0).sum(1), jnp.int32)
     grid64 = np.asarray(grid, np.float64)
@@ -216,7 +218,8 @@ def refit_heads(key: Array, panel: PreferencePanel, population: PopulationFit, g
         start = fit_personalized(panel, population, grid64, scale=scale)[0]
     batch = chunk_size(n_boot, panel.n_users, full.choice.shape[1], panel.n_alternatives,
                        panel.d, grid64.size)
-    mult, heads, best, gn, it = _replicates(replicate_keys(key, n_boot), full, counts,
+    keys = replicate_keys(key, first + n_boot)[first:]
+    mult, heads, best, gn, it = _replicates(keys, full, counts,
                                             population.theta, population.information, scale,
                                             grid_a, thin, jnp.asarray(start, panel.features.dtype),
                                             n_iter=n_iter, batch=batch, tol=tol)
@@ -283,65 +286,103 @@ def diagnose_replicates(base: Instance, heads: np.ndarray, counts: np.ndarray,
                         feedback: str | FeedbackModel = "bt_ref", rtol: float = 1e-5,
                         batch: int = BATCH) -> dict[str, np.ndarray]:
     """UD of ``base`` with each of heads [B, U, d] (standardized) and multiplicities [B, U]:
-    {"holds", "lambda_D", "coverage"} [B], in one compiled program."""
+    {"holds", "lambda_D", "coverage"} [B], ``batch`` replicates a call (the last padded), so
+    every call of any B shares one compiled program."""
     dtype = base.heads.dtype
     probs = np.asarray(counts, np.float64) / np.asarray(counts, np.float64).sum(-1, keepdims=True)
-    holds, lam, cov = _diagnose_many(base, jnp.asarray(heads, dtype), jnp.asarray(probs, dtype),
-                                     jnp.asarray(rtol, dtype), feedback=make_feedback(feedback),
-                                     batch=min(batch, len(heads)))
-    return {"holds": np.asarray(holds, bool), "lambda_D": np.asarray(lam, np.float64),
-            "coverage": np.asarray(cov, np.float64)}
+    B = len(heads)
+    pad = -B % batch
+    heads = np.concatenate([heads, np.repeat(heads[-1:], pad, 0)])
+    probs = np.concatenate([probs, np.repeat(probs[-1:], pad, 0)])
+    outs = [_diagnose_many(base, jnp.asarray(heads[i:i + batch], dtype),
+                           jnp.asarray(probs[i:i + batch], dtype), jnp.asarray(rtol, dtype),
+                           feedback=make_feedback(feedback), batch=batch)
+            for i in range(0, len(heads), batch)]
+    holds, lam, cov = (np.concatenate([np.asarray(o[j]) for o in outs])[:B] for j in range(3))
+    return {"holds": holds.astype(bool), "lambda_D": lam.astype(np.float64),
+            "coverage": cov.astype(np.float64)}
 
 
 def ud_bootstrap(key: Array, panel: PreferencePanel, base: Instance, scale: np.ndarray,
                  heads: np.ndarray, population: PopulationFit, grid, thin, *,
                  n_boot: int = 100, level: float = 0.95, rtol: float = 1e-5, n_iter: int = 20,
-                 feedback: str | FeedbackModel = "bt_ref", start=None) -> dict:
+                 feedback: str | FeedbackModel = "bt_ref", start=None,
+                 early_stop: bool = True) -> dict:
     """The bootstrap of the module docstring.
 
     panel: the log's panel; base: its calibrated instance (prompts, reference) and scale [d] its
     feature scale; heads [U, d]: the point estimate in raw units; population: the population fit
     of all choices; grid [S]: the shrinkage values (each replicate chooses its own); thin [U]
     bool (or None); feedback: the model the verdict is about; start [S, U, d]: the point
-    estimate at every shrinkage (the refits' warm start; default: fitted here). Returns NumPy
-    arrays over replicates [B] (holds_resolved, holds_raw, lambda_D_resolved, lambda_D_raw,
-    coverage_resolved, rank, shrinkage, converged, grad_norm (the largest per choice),
-    iterations) and the point estimate's resolved rank, resolved heads (standardized [U, d]),
-    tau, the fractions and the verdict (``undetermined`` with a ``reason`` when more than
-    1 - level of the refits did not converge; fractions over the converged replicates).
+    estimate at every shrinkage (the refits' warm start; default: fitted here); early_stop:
+    compute the replicates in looks and stop once the verdict at n_boot is decided
+    (sequential.py). Returns NumPy arrays over the replicates computed [B] (holds_resolved,
+    holds_raw, lambda_D_resolved, lambda_D_raw, coverage_resolved, rank, shrinkage, converged,
+    grad_norm (the largest per choice), iterations) and the point estimate's resolved rank,
+    resolved heads (standardized [U, d]), tau, the fractions, the verdict (``undetermined`` with
+    a ``reason`` when more than 1 - level of the refits did not converge; fractions over the
+    converged replicates), n_boot (asked) and n_computed.
     """
     hat = np.asarray(heads, np.float64) * scale
-    fit = refit_heads(key, panel, population, grid, thin, n_boot, n_iter, start=start)
-    counts, reps, chosen = fit["counts"], fit["heads"] * scale, fit["shrinkage"]
-    ok = refits_converged(fit["grad_norm"], fit["choices"])
-    per_choice = np.max(fit["grad_norm"] / (1.0 + fit["choices"])[None], axis=-1)
-    good = np.flatnonzero(ok) if ok.any() else np.arange(n_boot)
-    tau = noise_floor(hat, reps[good], counts[good], level)
-    ranks, resolved = zip(*(resolved_heads(reps[b], tau, counts[b]) for b in range(n_boot)))
-    both = diagnose_replicates(base, np.concatenate([np.stack(resolved), reps]),
-                               np.concatenate([counts, counts]), feedback, rtol)
-    res, raw = slice(0, n_boot), slice(n_boot, 2 * n_boot)
-    out = {"holds_resolved": both["holds"][res].astype(np.float64),
-           "holds_raw": both["holds"][raw].astype(np.float64),
-           "lambda_D_resolved": both["lambda_D"][res], "lambda_D_raw": both["lambda_D"][raw],
-           "coverage_resolved": both["coverage"][res], "rank": np.asarray(ranks, np.float64),
-           "converged": ok.astype(np.float64), "grad_norm": per_choice,
-           "iterations": fit["iterations"].astype(np.float64)}
-    rank, res_hat = resolved_heads(hat, tau)
-    f_res = float(out["holds_resolved"][good].mean())
-    f_raw = float(out["holds_raw"][good].mean())
+    if start is None:
+        start = fit_personalized(panel, population, np.asarray(grid, np.float64),
+                                 scale=feature_scale(panel))[0]
+    parts, raw_holds, early = [], [], None
+    for m in (looks(n_boot) if early_stop else [n_boot]):
+        done = sum(len(p["counts"]) for p in parts)
+        parts.append(refit_heads(key, panel, population, grid, thin, m - done, n_iter,
+                                 start=start, first=done))
+        fit = {k: np.concatenate([p[k] for p in parts]) for k in parts[0] if k != "choices"}
+        fit["choices"] = parts[0]["choices"]
+        new = parts[-1]
+        raw_holds.append(diagnose_replicates(base, new["heads"] * scale, new["counts"], feedback,
+                                             rtol))
+        summary = _summarize(hat, fit, scale, raw_holds, base, feedback, rtol, level)
+        early = decided(int(summary["holds_resolved"][summary["good"]].sum()),
+                        int(summary["holds_raw"][summary["good"]].sum()),
+                        len(summary["good"]), n_boot, level)
+        if early is not None and summary["n_failed"] <= (1 - level) * m:
+            break
+    B = len(fit["counts"])
+    good = summary.pop("good")
+    f_res = float(summary["holds_resolved"][good].mean())
+    f_raw = float(summary["holds_raw"][good].mean())
     sel = lambda x: np.asarray(x)[good]
     q = lambda x: [float(np.quantile(sel(x), (1 - level) / 2, method="lower")),
                    float(np.quantile(sel(x), (1 + level) / 2, method="higher"))]
-    verdict, reason = ud_verdict(f_res, f_raw, level), None
-    failed = n_boot - int(ok.sum())
-    if failed > (1 - level) * n_boot:
+    verdict, reason = (early if early is not None and B < n_boot
+                       else ud_verdict(f_res, f_raw, level)), None
+    failed = summary["n_failed"]
+    if failed > (1 - level) * B:
         verdict = "undetermined"
-        reason = (f"{failed} of {n_boot} bootstrap refits did not converge (largest gradient "
-                  f"norm per choice {np.nanmax(per_choice):.3g} > {CONVERGED:g}, or not finite): "
-                  f"no verdict is drawn from failed fits")
-    return dict(out, shrinkage=chosen, tau=tau, point_rank=rank,
+        reason = (f"{failed} of {B} bootstrap refits did not converge (largest gradient "
+                  f"norm per choice {np.nanmax(summary['grad_norm']):.3g} > {CONVERGED:g}, or not "
+                  f"finite): no verdict is drawn from failed fits")
+    rank, res_hat = resolved_heads(hat, summary["tau"])
+    return dict(summary, shrinkage=fit["shrinkage"], point_rank=rank,
                 point_singular_values=singular_values(hat), resolved_heads_std=res_hat,
                 frac_resolved=f_res, frac_raw=f_raw, level=level, verdict=verdict,
-                reason=reason, n_failed=failed, lambda_D_ci=q(out["lambda_D_resolved"]),
-                lambda_D_raw_ci=q(out["lambda_D_raw"]), rank_ci=q(out["rank"]), n_boot=n_boot)
+                reason=reason, lambda_D_ci=q(summary["lambda_D_resolved"]),
+                lambda_D_raw_ci=q(summary["lambda_D_raw"]), rank_ci=q(summary["rank"]),
+                n_boot=n_boot, n_computed=B, stopped_early=B < n_boot)
+
+
+def _summarize(hat, fit, scale, raw_parts, base, feedback, rtol, level) -> dict:
+    """Per-replicate results of the replicates computed so far: the noise floor from the
+    converged ones, each replicate's resolved heads diagnosed (they depend on tau), the raw
+    diagnoses of every look concatenated."""
+    counts, reps = fit["counts"], fit["heads"] * scale
+    ok = refits_converged(fit["grad_norm"], fit["choices"])
+    per_choice = np.max(fit["grad_norm"] / (1.0 + fit["choices"])[None], axis=-1)
+    good = np.flatnonzero(ok) if ok.any() else np.arange(len(counts))
+    tau = noise_floor(hat, reps[good], counts[good], level)
+    ranks, resolved = zip(*(resolved_heads(reps[b], tau, counts[b]) for b in range(len(counts))))
+    res = diagnose_replicates(base, np.stack(resolved), counts, feedback, rtol)
+    raw = {k: np.concatenate([p[k] for p in raw_parts]) for k in raw_parts[0]}
+    return {"holds_resolved": res["holds"].astype(np.float64),
+            "holds_raw": raw["holds"].astype(np.float64),
+            "lambda_D_resolved": res["lambda_D"], "lambda_D_raw": raw["lambda_D"],
+            "coverage_resolved": res["coverage"], "rank": np.asarray(ranks, np.float64),
+            "converged": ok.astype(np.float64), "grad_norm": per_choice,
+            "iterations": fit["iterations"].astype(np.float64), "tau": tau, "good": good,
+            "n_failed": len(counts) - int(ok.sum())}

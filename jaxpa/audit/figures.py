@@ -48,7 +48,7 @@ def verdict_figure(r: dict):
                label=f"{label}: UD holds in {np.mean(u[key.replace('lambda_D', 'holds')]):.0%}")
     b.set_xlabel("log10 λ_D of a bootstrap replicate (≤ -12: UD fails)")
     b.set_ylabel("replicates")
-    b.set_title(f"UD verdict: {u['verdict']} ({u['n_boot']} replicates)")
+    b.set_title(f"UD verdict: {u['verdict']} ({u.get('n_computed', u['n_boot'])} replicates)")
     b.legend(fontsize=8)
     return finish(fig)
 

@@ -66,6 +66,13 @@ def _convergence(r: dict) -> str:
     return text + ".\n"
 
 
+def _stopped(u: dict) -> str:
+    if not u.get("stopped_early"):
+        return ""
+    return (f", stopped early: the verdict at {u['n_boot']} replicates was decided with "
+            f"predictive probability >= 99% (sequential.py)")
+
+
 def _units_note(lg: dict) -> str:
     units = lg.get("feature_units") or []
     scaled = [f"{n} (÷{u:.3g})" for n, u in zip(lg["features"], units) if u != 1.0]
@@ -97,7 +104,8 @@ def diversity_sentence(b: dict) -> str:
 def verdict_paragraph(r: dict, config: dict) -> str:
     u = r["ud"]
     lines = [f"## Verdict: user diversity **{u['verdict'].upper()}**\n",
-             f"UD held in {u['frac_resolved']:.0%} of {u['n_boot']} bootstrap replicates (users and "
+             f"UD held in {u['frac_resolved']:.0%} of {u.get('n_computed', u['n_boot'])} "
+             f"bootstrap replicates{_stopped(u)} (users and "
              f"choices resampled) on resolved heads (rank {u['point_rank']}, CI "
              f"[{u['rank_ci'][0]:g}, {u['rank_ci'][1]:g}]) and in {u['frac_raw']:.0%} on raw heads; "
              f"rule: {RULE.format(p=u['level'], q=1 - u['level'])}. λ_D = "

@@ -97,7 +97,8 @@ def input_config(log: PreferenceLog, config: AuditConfig, feedback) -> dict:
 def step_configs(log: PreferenceLog, config: AuditConfig, feedback) -> dict[str, dict]:
     """The config of every step's part (module docstring)."""
     base = input_config(log, config, feedback)
-    ud = dict(base, n_boot=int(config.n_boot), level=float(config.level))
+    ud = dict(base, n_boot=int(config.n_boot), level=float(config.level),
+              early_stop=bool(config.early_stop))
     return {"fits": base, "raw": base, "ud": ud,
             "coverage": dict(ud, draws=int(config.draws)),
             "simulate": dict(ud, horizon=int(config.horizon), seeds=int(config.seeds),
@@ -194,11 +195,13 @@ def run_audit(log: PreferenceLog, config: AuditConfig = AuditConfig(), *,
                                    grad_norm=jnp.asarray(pop["grad_norm"]), n=int(pop["n"]))
         boot = ud_bootstrap(jax.random.fold_in(key, 4), panel, base, f["scale"],
                             f["heads"]["theta"], population, config.grid, log.thin_mask,
-                            n_boot=config.n_boot, level=config.level, feedback=feedback)
+                            n_boot=config.n_boot, level=config.level, feedback=feedback,
+                            early_stop=config.early_stop)
         resolved = diagnose(heads_instance(base, boot["resolved_heads_std"]), feedback)
         return dict(boot, resolved=diagnostics_summary(resolved))
 
-    out["ud"] = step("ud", ud, lambda r: f": {r['verdict']} ({config.n_boot} replicates)")
+    out["ud"] = step("ud", ud, lambda r: f": {r['verdict']} ({r['n_computed']} of "
+                                         f"{config.n_boot} replicates)")
     if not heads_ok["converged"]:
         out["ud"] = dict(out["ud"], verdict="undetermined", reason=heads_ok["reason"])
     inst = heads_instance(base, out["ud"]["resolved_heads_std"])

@@ -64,6 +64,9 @@ def add_arguments(p) -> None:
                    help="choice sets used as prompts of the calibrated simulator")
     a.add_argument("--draws", type=int, default=d.draws, help="random subsets per coverage size")
     a.add_argument("--boot", type=int, default=d.n_boot, help="bootstrap replicates")
+    a.add_argument("--no-early-stop", action="store_true",
+                   help="compute every bootstrap replicate (default: stop once the verdict at "
+                        "--boot replicates is decided with 99%% predictive probability)")
     a.add_argument("--level", type=float, default=d.level, help="verdict threshold and CI level")
     a.add_argument("--horizon", type=int, default=d.horizon, help="rounds of simulated learners")
     a.add_argument("--seeds", type=int, default=d.seeds, help="seeds per simulated learner")
@@ -110,6 +113,7 @@ def config_from(args):
     config = AuditConfig(grid=grid, n_test=args.n_test, prompts=args.prompts, draws=args.draws,
                          horizon=args.horizon, seeds=args.seeds, warm_start=args.warm_start,
                          seed=args.seed, n_boot=args.boot, level=args.level,
+                         early_stop=not args.no_early_stop,
                          budget_draws=args.budget_draws, log_policy=args.log_policy,
                          sections=_split(args.sections), learners=_split(args.learners),
                          label=args.label or Path(args.csv).stem)
