@@ -75,8 +75,9 @@ def coverage_figure(r: dict):
     ax.set_ylim(floor / 2, None)
     ax.set_xlabel("users m")
     ax.set_ylabel("λ_D of m users / λ_D of all users")
-    ax.set_title(f"users needed to cover D: random {cov['users_needed_90']} (90% of draws), "
-                 f"greedy {g['users_to_cover']}", fontsize=10)
+    need = lambda x, what: f"{what} {x}" if x is not None else f"{what}: not within the grid"
+    ax.set_title("users needed to cover D: " + need(cov["users_needed_90"], "random (90% of draws)")
+                 + ", " + need(g["users_to_cover"], "greedy"), fontsize=10)
     ax.legend(fontsize=8)
     ax.grid(alpha=0.3)
     return finish(fig)

@@ -66,6 +66,15 @@ def _convergence(r: dict) -> str:
     return text + ".\n"
 
 
+def _thin(lg: dict, most: int = 20) -> str:
+    """The thin users by id (the first ``most``), or none."""
+    ids = [str(u) for u in lg["thin_users"]]
+    if not ids:
+        return "none"
+    more = f", and {len(ids) - most} more (summary.json `log.thin_users`)" if len(ids) > most else ""
+    return f"{len(ids)}: {', '.join(ids[:most])}{more}"
+
+
 def _stopped(u: dict) -> str:
     if not u.get("stopped_early"):
         return ""
@@ -152,7 +161,7 @@ def _evidence(r: dict, config: dict) -> list[str]:
              f"({cpu.min()}–{cpu.max()} choices each, median {np.median(cpu):g}), up to "
              f"{lg['alternatives']} alternatives, features {', '.join(lg['features'])}; reference: "
              f"{r['instance']['reference']}. Thin users (< {lg['min_choices']} choices, served the "
-             f"population fit): {len(lg['thin_users'])}.{_units_note(lg)}\n",
+             f"population fit): {_thin(lg)}.{_units_note(lg)}\n",
              "### 2. Fits (study.panel_study, as `jaxpa run real`; `population_fit`, `heldout`, "
              "`heads`)\n", "```"]
     rows = [{"feature": n, "theta": f"{t:.5g}", "s.e.": f"{s:.3g}"}
@@ -215,10 +224,14 @@ def _coverage(r: dict) -> list[str]:
             for m, f, l in zip(cov["sizes"], cov["covered_fraction"], cov["lambda_D"])]
     labels = c["user_labels"]
     picks = ", ".join(str(labels[i]) for i in g["order"][:10])
-    parts += ["", f"Random subsets of m users ({cov['lambda_D'].shape[1]} draws each): 90% cover D "
-              f"from m = {cov['users_needed_90']}. Greedy pick (largest information gain first): "
-              f"covers D after {g['users_to_cover']} user(s); first picks: {picks}.\n", "```",
-              format_table(rows, list(rows[0])), "```\n"]
+    random = (f"90% cover D from m = {cov['users_needed_90']}"
+              if cov["users_needed_90"] is not None else
+              f"no subset size covers D in 90% of the draws (up to all {max(cov['sizes'])} users)")
+    greedy = (f"covers D after {g['users_to_cover']} user(s)" if g["users_to_cover"] is not None
+              else f"does not cover D within its {len(g['order'])} picks")
+    parts += ["", f"Random subsets of m users ({cov['lambda_D'].shape[1]} draws each): {random}. "
+              f"Greedy pick (largest information gain first, in pick order): {greedy}; first "
+              f"picks: {picks}.\n", "```", format_table(rows, list(rows[0])), "```\n"]
     return parts
 
 

@@ -214,7 +214,8 @@ def run_audit(log: PreferenceLog, config: AuditConfig = AuditConfig(), *,
 
     if "coverage" in config.sections:
         out["coverage"] = step("coverage", lambda: {
-            "worst": worst_directions(diagnostics(), panel.feature_names),
+            "worst": worst_directions(diagnostics(), panel.feature_names,
+                                      heads=np.asarray(inst.heads), probs=np.asarray(inst.user_probs)),
             "random": panel_coverage(inst, diagnostics(), config.draws, jax.random.fold_in(key, 2),
                                      feedback),
             "greedy": greedy_pick(inst, diagnostics(), feedback=feedback),

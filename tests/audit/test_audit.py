@@ -8,6 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import jax
+import jax.numpy as jnp
 
 from jaxpa.audit.steps import AuditConfig, run_audit
 from jaxpa.audit.coverage import exchange_rate, greedy_pick, worst_directions
@@ -336,3 +337,24 @@ def test_a_rerun_removes_outputs_it_does_not_write(tmp_path, train_audit):
     assert sorted(manifest["files"]) == ["curves.npz", "report.md", "summary.json"]
     left = sorted(p.name for p in out.iterdir() if p.is_file())
     assert left == ["curves.npz", "manifest.json", "notes.txt", "report.md", "summary.json"]
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_taste_directions_are_oriented_like_the_users(seed):
+    """Users whose tastes are +2 e1 or +2 e2 (W = I, so tastes are in feature units): every
+    reported taste direction leans the way these users do (positive projection of their mean),
+    whatever sign the eigen-decomposition returned."""
+    from jaxpa.envs.instance import Instance
+
+    k_phi, k_ref = jax.random.split(jax.random.key(seed))
+    phi = jax.random.normal(k_phi, (20, 3, 3), jnp.float32)
+    heads = jnp.asarray(np.repeat(np.array([[2.0, 0, 0], [0, 2.0, 0]]), 6, axis=0), jnp.float32)
+    ref = jax.random.randint(k_ref, (20,), 0, 3)
+    inst = Instance.create(features=phi, reference=ref, heads=heads, W=jnp.eye(3))
+    diag = diagnose(inst, "bt_ref")
+    worst = worst_directions(diag, ["f1", "f2", "f3"], heads=np.asarray(heads),
+                             probs=np.asarray(inst.user_probs))
+    assert worst
+    for w in worst:
+        t = np.array([w["user_taste"][f] for f in ("f1", "f2", "f3")])
+        assert np.asarray(heads).mean(0) @ t > 0, w
