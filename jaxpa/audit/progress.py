@@ -1,7 +1,7 @@
 """What each step of the audit does, its size, and a rough ETA, printed before the step runs
 (one line per step, terminal or not; the line after it gives the time taken).
 
-The ETA is ``COMPILE + RATE[step] * work``: work counts the step's inner loop (below), and the
+The ETA is ``COMPILE[step] + RATE[step] * work``: work counts the step's inner loop (below), and the
 rates were measured with benchmarks/bench_audit.py on the project's 2-core machine under load
 (benchmarks/RESULTS.md), so it is the right order of magnitude there, not a promise elsewhere.
 """
@@ -12,9 +12,11 @@ import numpy as np
 from jaxpa.audit.config import AuditConfig
 from jaxpa.data.coverage import log_grid
 
-COMPILE = 3.0  # seconds: a step's programs compile once each
-RATE = {"fits": 1e-4, "raw": 1.5e-5, "ud": 8e-6, "coverage": 1.5e-5, "simulate": 5e-5,
-        "budget": 2e-9}
+# seconds to compile a step's programs, and seconds per unit of work (CPU seconds measured with
+# benchmarks/bench_audit.py at 752 and 1,000 users; wall time on a loaded machine is longer)
+COMPILE = {"fits": 6.0, "raw": 2.5, "ud": 8.0, "coverage": 1.5, "simulate": 2.0, "budget": 8.0}
+RATE = {"fits": 6e-5, "raw": 6e-7, "ud": 2.5e-6, "coverage": 1e-6, "simulate": 1e-5,
+        "budget": 6e-9}
 
 
 def budget_sizes(n_users: int, n_choices: int):
@@ -47,4 +49,4 @@ def step_plan(panel, config: AuditConfig) -> dict[str, tuple[str, float]]:
                    f"(up to {int(budgets[-1])} comparisons) x {config.budget_draws} draws; "
                    f"online greedy for {online} rounds",
                    len(users) * config.budget_draws * (int(budgets[-1]) + online) * p * p * 15)}
-    return {k: (what, COMPILE + RATE[k] * work) for k, (what, work) in plan.items()}
+    return {k: (what, COMPILE[k] + RATE[k] * work) for k, (what, work) in plan.items()}
