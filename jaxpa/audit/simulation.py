@@ -90,8 +90,12 @@ def subset_probs(key: Array, n_users: int, n: Array) -> Array:
 
 def cell_batch(n_cells: int, per_cell: int, budget: float = 2.0**26) -> int:
     """Cells computed together (vmapped) so that their largest intermediates, ``per_cell``
-    elements each, stay under ``budget`` elements: at least 1, at most n_cells."""
-    return int(max(1, min(n_cells, budget // max(per_cell, 1))))
+    elements each, stay under ``budget`` elements: at least 1, a divisor of n_cells (a remainder
+    batch would compile the cell program a second time)."""
+    b = int(max(1, min(n_cells, budget // max(per_cell, 1))))
+    while n_cells % b:
+        b -= 1
+    return b
 
 
 def _log_fit(X_log, y, weights, ridge, feedback, n_iter):
