@@ -18,6 +18,8 @@ population, each comparison from a uniformly drawn user of the subset, so about 
 - online: greedy (with a warm start) learns for B rounds from the n users; the same score of
   its log's estimate is the regret per round it would then pay on the whole population.
 Both are computed on a grid of (n, B / n) cells, so the report can compare cells of equal budget.
+The ridge MLEs take 8 damped Newton steps (ridge 1 keeps them well conditioned: 5, 8 and 15 steps
+give the same SubOpt to float rounding at 96 and 1,000 users, benchmarks/RESULTS.md).
 """
 from __future__ import annotations
 
@@ -133,7 +135,7 @@ def _offline_cells(keys, inst, users, budgets, ridge, *, feedback, policy, n_max
 
 def subopt_for_budget(key: Array, inst: Instance, users, budgets,
                       feedback: str | FeedbackModel = "bt_ref", *, n_draws: int = 16,
-                      policy: str = "optimal", ridge: float = 1.0, n_iter: int = 15) -> np.ndarray:
+                      policy: str = "optimal", ridge: float = 1.0, n_iter: int = 8) -> np.ndarray:
     """Offline SubOpt on the whole population of the plug-in policy fitted on ``budgets`` [G_b]
     (increasing) comparisons from random subsets of ``users`` [G_n] users, logged by ``policy``
     (module docstring): [G_n, G_b, n_draws]. Draw r uses the same key for every n."""
@@ -175,7 +177,7 @@ def _greedy_cells(keys, inst, users, hp, ridge, *, feedback, budget, n_iter, bat
 
 def greedy_for_budget(key: Array, inst: Instance, users, budget: int,
                       feedback: str | FeedbackModel = "bt_ref", *, n_draws: int = 8,
-                      warm_start: int = 0, ridge: float = 1.0, n_iter: int = 15) -> dict:
+                      warm_start: int = 0, ridge: float = 1.0, n_iter: int = 8) -> dict:
     """Online: greedy (``warm_start`` uniform rounds first) learns for ``budget`` rounds from
     random subsets of ``users`` [G_n] users; returns NumPy arrays [G_n, n_draws]:
     ``deployed`` (SubOpt on the whole population of the ridge MLE of its log: the regret per
