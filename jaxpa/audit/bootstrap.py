@@ -15,14 +15,22 @@ out-of-bag choices (each user's choices not drawn; mean over users of the per-us
 log-likelihood, as evaluate.select_shrinkage does on its validation split). So the uncertainty of
 the shrinkage choice enters the verdict: with few choices per user a noisy validation can pick a
 strong prior that makes diverse users look alike. Thin users keep the population fit. Heads are
-compared in standardized units (Theta * scale, as in the calibrated instance). The refits take 10
-Newton steps (``n_iter``) instead of fit.py's 30: they start from the population fit, and on the
-test logs 10 and 30 steps agree to 1e-6.
+compared in standardized units (Theta * scale, as in the calibrated instance).
 
-The resampling and the refits of every replicate are one compiled program (replicates mapped in
-batches of ``batch``, vmapped within a batch); the diagnostics of every replicate, resolved and
-raw, are one more (``diagnose`` mapped over a batch of instances): two compilations whatever
-n_boot is.
+The refits are one batched Newton over (replicate, shrinkage, user) (``batched_newton``): a
+user's resampled choices enter as weights on its own choices (how often each was drawn), so no
+copy of the data is made per replicate; per-user heads are independent given the population fit,
+so each is a d x d system (never one system over all users' parameters); every refit starts from
+the point estimate at its shrinkage (the fit of all choices) and the iterations stop when every
+gradient norm is at most STOP_TOL per choice (6-8 steps on the test logs, at most ``n_iter``).
+A replicate whose refits do not reach CONVERGED per choice is reported and left out of the
+verdict's fractions; more than 1 - level of them make the verdict undetermined. Replicates are
+computed in looks and stop early by the rule of sequential.py (``early_stop``).
+
+The refits of a look are one compiled program (replicates mapped in memory-bounded chunks,
+vmapped within a chunk); the diagnostics of the replicates, resolved and raw, one more
+(``diagnose`` mapped over fixed-size batches of instances): at most three compilations whatever
+n_boot is (the last piece of refits may be shorter).
 
 - Noise floor tau: the ``level`` quantile over replicates of the largest singular value of the
   replicate's head noise sqrt(m_b) * (Theta_b - Theta_hat), centred over users (a shift common to
@@ -328,15 +336,18 @@ def ud_bootstrap(key: Array, panel: PreferencePanel, base: Instance, scale: np.n
         start = fit_personalized(panel, population, np.asarray(grid, np.float64),
                                  scale=feature_scale(panel))[0]
     parts, raw_holds, early = [], [], None
-    for m in (looks(n_boot) if early_stop else [n_boot]):
+    marks = looks(n_boot) if early_stop else [n_boot]
+    piece = marks[0]  # refits in pieces of the first look's size: one or two program shapes
+    for m in marks:
         done = sum(len(p["counts"]) for p in parts)
-        parts.append(refit_heads(key, panel, population, grid, thin, m - done, n_iter,
-                                 start=start, first=done))
+        for lo in range(done, m, piece):
+            parts.append(refit_heads(key, panel, population, grid, thin, min(piece, m - lo),
+                                     n_iter, start=start, first=lo))
+            new = parts[-1]
+            raw_holds.append(diagnose_replicates(base, new["heads"] * scale, new["counts"],
+                                                 feedback, rtol))
         fit = {k: np.concatenate([p[k] for p in parts]) for k in parts[0] if k != "choices"}
         fit["choices"] = parts[0]["choices"]
-        new = parts[-1]
-        raw_holds.append(diagnose_replicates(base, new["heads"] * scale, new["counts"], feedback,
-                                             rtol))
         summary = _summarize(hat, fit, scale, raw_holds, base, feedback, rtol, level)
         early = decided(int(summary["holds_resolved"][summary["good"]].sum()),
                         int(summary["holds_raw"][summary["good"]].sum()),
