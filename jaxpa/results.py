@@ -298,17 +298,20 @@ class Store:
         return arrays, True
 
     # ----- final outputs ------------------------------------------------------------------------
-    def begin_outputs(self) -> None:
+    def begin_outputs(self, may_write: tuple[str, ...] = ()) -> None:
         """Start a new unit of final outputs: the old manifest is moved aside first (kept as
         ``PREVIOUS`` until the new unit is finished, so an interrupted unit still knows which
-        files the last complete one wrote)."""
+        files the last complete one wrote). ``may_write``: every output name this kind of run can
+        write; those present and not written by this unit are removed at its end too (an earlier
+        run's figure whose manifest was lost)."""
         self._outputs = {}
         if not self.writer:
             return
         manifest, previous = self.folder / MANIFEST, self.folder / PREVIOUS
         if manifest.is_file():
             os.replace(manifest, previous)
-        self._previous = set(_listed_files(previous))
+        self._previous = set(_listed_files(previous)) | {
+            n for n in may_write if (self.folder / n).is_file()}
 
     def _write(self, name: str, data: bytes) -> Path:
         path = self.folder / name

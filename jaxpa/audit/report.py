@@ -6,8 +6,6 @@ figures of figures.py, written as one unit through the result store (``write_aud
 from __future__ import annotations
 
 import copy
-import json
-from pathlib import Path
 
 import numpy as np
 
@@ -310,18 +308,6 @@ def split_arrays(results: dict) -> tuple[dict, dict[str, np.ndarray]]:
 OUTPUTS = ("report.md", "summary.json", "curves.npz") + tuple(name for name, _, _ in FIGURES)
 
 
-def stale_outputs(folder, written) -> list[str]:
-    """Outputs of an earlier run in ``folder`` that this run did not write: every audit output
-    name and every file the earlier manifest listed, less ``written``."""
-    folder = Path(folder)
-    names = set(OUTPUTS)
-    try:
-        names |= set(json.loads((folder / MANIFEST).read_text())["files"])
-    except (OSError, ValueError, KeyError, TypeError):
-        pass
-    return sorted(n for n in names - set(written) - {MANIFEST} if (folder / n).is_file())
-
-
 def write_audit(store: Store, results: dict, config: dict, metadata: dict,
                 seconds: float) -> list[str]:
     """Every output of the audit as one unit (module docstring). Outputs of an earlier run into
@@ -333,11 +319,8 @@ def write_audit(store: Store, results: dict, config: dict, metadata: dict,
     text = markdown(dict(summary, results=results))
     figures = audit_figures(results)
     names = ["report.md", "summary.json", "curves.npz"] + list(figures)
-    stale = stale_outputs(store.folder, names)
     try:
-        store.begin_outputs()
-        for name in stale if store.writer else ():
-            (Path(store.folder) / name).unlink(missing_ok=True)
+        store.begin_outputs(may_write=OUTPUTS)
         store.write_text("report.md", text, stamp)
         store.write_json("summary.json", summary, stamp)
         store.write_npz("curves.npz", arrays, stamp)

@@ -335,7 +335,7 @@ def test_a_rerun_removes_outputs_it_does_not_write(tmp_path, train_audit):
     assert sorted(wrote) == ["curves.npz", "manifest.json", "report.md", "summary.json"]
     manifest = json.loads((out / "manifest.json").read_text())
     assert sorted(manifest["files"]) == ["curves.npz", "report.md", "summary.json"]
-    left = sorted(p.name for p in out.iterdir() if p.is_file())
+    left = sorted(p.name for p in out.iterdir() if p.is_file() and not p.name.startswith("."))
     assert left == ["curves.npz", "manifest.json", "notes.txt", "report.md", "summary.json"]
 
 
