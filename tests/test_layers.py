@@ -10,7 +10,7 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 # lowest first; the top-level experiments/ folder sits between jaxpa.experiment and jaxpa.cli
-LAYERS = ("envs", "learners", "runner", "diagnostics", "offline", "data", "results", "audit",
+LAYERS = ("envs", "learners", "runner", "diagnostics", "offline", "data", "results", "reporting", "audit",
           "experiment",
           "experiments", "cli")
 RANK = {name: i for i, name in enumerate(LAYERS)}

@@ -53,7 +53,7 @@ def figure(data: dict, dials, draws, n0: int, target: str, rows=(), min_draws: i
     """The figure of the module docstring. data: ``dial_measure.measure``'s; rows: its
     ``association_rows`` (for the order, the titles and the headline; none: default order);
     min_draws: below this many usable F1 draws no candidate is named best (as in claim C7')."""
-    from jaxpa.experiment.figures import finish, pyplot
+    from jaxpa.reporting import finish, pyplot
     plt = pyplot()
     order, across, within = _order(rows, n0, target)
     if max((r["n"] for r in across.values()), default=0) < min_draws:  # too few to rank

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from jaxpa.experiment.figures import finish, pyplot
+from jaxpa.reporting import finish, pyplot
 from jaxpa.offline.complexity import CLASSES
 
 LOG, FASTER, STALLED, UNDETERMINED = CLASSES

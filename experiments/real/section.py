@@ -33,7 +33,8 @@ import jax
 from jaxpa.results import pack, unpack
 from jaxpa.data.study import (calibrated_panel_study, panel_coverage, panel_diagnostics,
                               population_summary, study_key)
-from jaxpa.experiment.outputs import Section, format_ci, format_table
+from jaxpa.experiment.outputs import Section
+from jaxpa.reporting import format_ci, format_table
 from jaxpa.results import fingerprint
 
 
@@ -128,7 +129,7 @@ def _ratio(results, label: str, pop: str, pers: str) -> float | None:
 def coverage_figure(panels: dict):
     """Per panel: the fraction of random subsets of m users covering D, and the median
     lambda_D(m) relative to all users."""
-    from jaxpa.experiment.figures import finish, pyplot
+    from jaxpa.reporting import finish, pyplot
     fig, axes = pyplot().subplots(1, len(panels), figsize=(5.5 * len(panels), 4), squeeze=False)
     for ax, (label, cov) in zip(axes[0], panels.items()):
         ax.plot(cov["sizes"], cov["covered_fraction"], "o-", label="P(subset covers D)")

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from jaxpa.audit.plotting import finish, pyplot, regret_panel
+from jaxpa.reporting import finish, pyplot, regret_panel
 
 
 def mean_ci(x, axis: int = -1, z: float = 1.96):

@@ -10,24 +10,11 @@ import copy
 import numpy as np
 
 from jaxpa.audit.figures import FIGURES, audit_figures
-from jaxpa.audit.plotting import close
+from jaxpa.reporting import close, format_ci, format_table
 from jaxpa.results import MANIFEST, Store, config_hash
 
 RULE = ("holds if UD holds in >= {p:.0%} of bootstrap replicates on resolved heads *and* on raw "
         "heads; fails if it holds in <= {q:.0%} of both; undetermined otherwise")
-
-
-def format_table(rows: list[dict], columns: list[str]) -> str:
-    """A plain-text table with right-aligned columns."""
-    cells = [[str(r.get(c, "")) for c in columns] for r in rows]
-    widths = [max(len(c), *(len(row[i]) for row in cells)) for i, c in enumerate(columns)]
-    line = lambda vals: "  ".join(v.rjust(w) for v, w in zip(vals, widths))
-    return "\n".join([line(columns), line(["-" * w for w in widths])] + [line(r) for r in cells])
-
-
-def format_ci(c: dict, fmt: str = "{:.3f}") -> str:
-    """A {"mean", "low", "high"} dict as 'mean [low, high]'."""
-    return f"{fmt.format(c['mean'])} [{fmt.format(c['low'])}, {fmt.format(c['high'])}]"
 
 
 def _g(x, digits: int = 3) -> str:

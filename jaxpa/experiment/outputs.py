@@ -14,6 +14,7 @@ import jax
 import jax.numpy as jnp
 
 from jaxpa.envs.instance import optimal_responses
+from jaxpa.reporting import close, format_table
 from jaxpa.results import code_identity, config_hash
 
 
@@ -97,19 +98,6 @@ def matching_table(results, pops) -> tuple[str, list[dict]]:
     return text, rows
 
 
-def format_table(rows: list[dict], columns: list[str]) -> str:
-    """A plain-text table with right-aligned columns."""
-    cells = [[str(r.get(c, "")) for c in columns] for r in rows]
-    widths = [max(len(c), *(len(row[i]) for row in cells)) for i, c in enumerate(columns)]
-    line = lambda vals: "  ".join(v.rjust(w) for v, w in zip(vals, widths))
-    return "\n".join([line(columns), line(["-" * w for w in widths])] + [line(r) for r in cells])
-
-
-def format_ci(c: dict, fmt: str = "{:.3f}") -> str:
-    """A {"mean", "low", "high"} dict as 'mean [low, high]'."""
-    return f"{fmt.format(c['mean'])} [{fmt.format(c['low'])}, {fmt.format(c['high'])}]"
-
-
 def brief_table(results) -> str:
     """One line per (population, learner): mean R(T) over instances and seeds, added over
     [T/2, T] (95% CI, single instance) or the verdicts' counts (several), stuck share, health."""
@@ -177,7 +165,7 @@ def write(results, elapsed: Callable[[], float], log=print) -> list:
     store.write_text("report.md", _markdown(results, sections, claims, unhealthy, timing,
                                             metadata), stamp)
     store.finish_outputs(stamp, metadata)
-    _close([f for f in [figure] if f is not None] + [f for s in sections for f in s.figures.values()])
+    close([f for f in [figure] if f is not None] + [f for s in sections for f in s.figures.values()])
     log(f"\n{exp.title}: T = {results.size.horizon}, {results.size.seeds} seeds, "
         f"{exp.feedback_model().label} feedback ({timing})")
     if results.runs:
@@ -237,9 +225,3 @@ def _markdown(results, sections, claims, unhealthy, timing, metadata) -> str:
         lines += [f"![{name}]({name})\n" for name in s.figures]
         lines.append(s.text + "\n")
     return "\n".join(lines)
-
-
-def _close(figs) -> None:
-    import matplotlib.pyplot as plt
-    for f in figs:
-        plt.close(f)

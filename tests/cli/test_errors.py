@@ -8,10 +8,9 @@ import sys
 from pathlib import Path
 
 import numpy as np
-import pytest
 
 from jaxpa.cli import main
-from jaxpa.experiment import figures
+from jaxpa import reporting as figures
 
 ROOT = Path(__file__).resolve().parents[2]
 

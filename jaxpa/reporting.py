@@ -1,7 +1,8 @@
-"""Figure helpers of the audit's figures (figures.py): the Agg backend, light log ticks, the
-regret panel. The same conventions as the experiments' figures (jaxpa/experiment/figures.py),
-kept here because the audit sits below the experiment layer: cumulative regret against log t on
-a log regret axis, so a curve that levels off reads flat and a log T curve bends up slowly."""
+"""Figure and table helpers shared by every report jaxpa writes (the experiments' reports,
+jaxpa/experiment/, and the audit's, jaxpa/audit/): the Agg backend, light log ticks, the regret
+panel, plain-text tables and CI formatting. Standard regret figures plot cumulative regret against
+log t, on a log regret axis (a curve that levels off reads flat, a log T curve bends up slowly, a
+linear one climbs with slope one) or a linear one (log T a straight line, bounded regret flat)."""
 from __future__ import annotations
 
 import numpy as np
@@ -43,31 +44,36 @@ def mean_band(curves: np.ndarray, z: float = 1.96):
     return x.mean(0), z * sd / np.sqrt(n)
 
 
-def regret_panel(ax, checkpoints, series: dict, title: str = "") -> None:
-    """Mean R(t) with 95% bands on log-log axes; ``series``: label -> [..., C] curves. Baselines
-    (uniform, oracle) are drawn grey and dashed; curves that stay at 0 (the oracle) are named in
-    the legend but cannot be drawn on a log axis."""
+def regret_panel(ax, checkpoints, series: dict, title: str = "", yscale: str = "log",
+                 legend: bool = True) -> None:
+    """Mean R(t) with 95% bands against log t; ``series``: label -> [..., C] curves. yscale "log"
+    (log-log: polynomial growth is a line) or "linear" (log-x, linear y: c·log T is a straight
+    line and bounded regret a flat one, the two the claims tell apart). Baselines (uniform,
+    oracle) are drawn grey and dashed; on a log y axis curves that stay at 0 (the oracle) are
+    named in the legend but cannot be drawn."""
     t = np.asarray(checkpoints, np.float64)
+    log_y = yscale == "log"
     zero = []
     color = iter(f"C{i}" for i in range(100))
     for label, curves in series.items():
         m, h = mean_band(curves)
-        if not np.any(m > 0):
-            zero.append(label)
-            continue
         base = label in BASELINES
         c = "0.55" if base else next(color)
-        keep = m > 0
+        if log_y and not np.any(m > 0):
+            zero.append(label)
+            continue
+        keep = m > 0 if log_y else np.ones_like(m, bool)
+        lo = np.maximum(m - h, m * 0.05) if log_y else m - h
         ax.plot(t[keep], m[keep], color=c, ls="--" if base else "-", lw=1.2 if base else 1.8,
                 label=label)
-        ax.fill_between(t[keep], np.maximum(m - h, m * 0.05)[keep], (m + h)[keep], color=c,
-                        alpha=0.15)
+        ax.fill_between(t[keep], lo[keep], (m + h)[keep], color=c, alpha=0.15)
     if zero:
         ax.plot([], [], " ", label=f"{', '.join(zero)}: R(t) = 0")
-    ax.set(xscale="log", yscale="log", xlabel="round t (log scale)",
-           ylabel="cumulative regret R(t) (log scale)", title=title)
+    ax.set(xscale="log", yscale=yscale, xlabel="round t (log scale)",
+           ylabel="cumulative regret R(t)" + (" (log scale)" if log_y else ""), title=title)
     ax.grid(alpha=0.3, which="both")
-    ax.legend(fontsize=8)
+    if legend:
+        ax.legend(fontsize=8)
 
 
 def close(figs) -> None:
@@ -75,3 +81,16 @@ def close(figs) -> None:
     import matplotlib.pyplot as plt
     for f in figs:
         plt.close(f)
+
+
+def format_table(rows: list[dict], columns: list[str]) -> str:
+    """A plain-text table with right-aligned columns."""
+    cells = [[str(r.get(c, "")) for c in columns] for r in rows]
+    widths = [max(len(c), *(len(row[i]) for row in cells)) for i, c in enumerate(columns)]
+    line = lambda vals: "  ".join(v.rjust(w) for v, w in zip(vals, widths))
+    return "\n".join([line(columns), line(["-" * w for w in widths])] + [line(r) for r in cells])
+
+
+def format_ci(c: dict, fmt: str = "{:.3f}") -> str:
+    """A {"mean", "low", "high"} dict as 'mean [low, high]'."""
+    return f"{fmt.format(c['mean'])} [{fmt.format(c['low'])}, {fmt.format(c['high'])}]"
