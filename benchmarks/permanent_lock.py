@@ -15,10 +15,9 @@ import time
 import numpy as np
 import jax
 
-from jaxpa import make_learner, set_hparams
+from jaxpa import make_learner, set_hparams, simulate
 from jaxpa.diagnostics import diagnose, permanent_lock, wilson_interval
 from jaxpa.envs.families import FAMILIES
-from jaxpa.runner import continue_run
 
 
 def main(argv=None) -> dict:
@@ -44,10 +43,10 @@ def main(argv=None) -> dict:
             learner = make_learner(name, "bt_ref")
             hp = set_hparams(learner.default_hparams(), warm_start=np.array(args.n0, np.int32))
             t0 = time.time()
-            cont = continue_run(jax.random.key(7), insts, "bt_ref", learner, hp,
-                                horizon=args.horizon, factor=args.factor, n_seeds=args.seeds,
-                                chunk=args.chunk)
-            out = permanent_lock(cont, insts)  # leading axes [draws, n0]
+            cont = simulate(jax.random.key(7), insts, "bt_ref", learner, hp,
+                            horizon=args.horizon, n_seeds=args.seeds, chunk=args.chunk,
+                            track_cells=True, continue_factor=args.factor)
+            out = permanent_lock(cont, insts, args.horizon)  # leading axes [draws, n0]
             secs = time.time() - t0
             for j, n0 in enumerate(args.n0):
                 k = int((out["permanent_run"][:, j] & out["healthy"][:, j]).sum())

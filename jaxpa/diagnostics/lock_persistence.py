@@ -1,6 +1,6 @@
 """Permanent lock-in as a measured quantity: which cells locked over [T/2, T] are still locked on
-the same response after the run is continued to factor * T (``runner.continue_run``), per run and,
-over seeds, per draw with a Wilson interval.
+the same response after the run is continued to factor * T (``simulate(..., track_cells=True,
+continue_factor=factor)``), per run and, over seeds, per draw with a Wilson interval.
 
 A cell (u, x) is locked over a window when it was visited at least ``min_plays`` times there and
 every visit served one and the same suboptimal response (``lock_in``). A lock is *permanent* (as
@@ -30,8 +30,10 @@ def wilson_interval(k, n, level: float = 0.95) -> tuple[np.ndarray, np.ndarray]:
     return low, high
 
 
-def permanent_lock(continuation, instance, min_plays: int = 5, level: float = 0.95) -> dict:
-    """Permanent lock-in of a ``runner.continue_run`` result (module docstring).
+def permanent_lock(curves, instance, horizon: int, min_plays: int = 5,
+                   level: float = 0.95) -> dict:
+    """Permanent lock-in of a continued run's Curves (``cells_at_horizon`` over [T/2, T],
+    ``cells`` over the continued run's last half; horizon: T; module docstring).
 
     Returns NumPy arrays, leading axes those of the runs [..., S] (S seeds last) or of the draws
     [...] (seeds reduced): locked_at_T, still_locked [..., S, N, M] bool; locked_run,
@@ -40,10 +42,15 @@ def permanent_lock(continuation, instance, min_plays: int = 5, level: float = 0.
     seeds: n_healthy, n_unhealthy, p_lock (share of runs with a lock at T), p_permanent with
     its Wilson interval p_permanent_low / p_permanent_high at ``level``, and persist_share (of
     the runs locked at T, the share whose lock is permanent; NaN without one)."""
-    curves = continuation.curves
-    first_T = np.asarray(continuation.cells_at_T.first)
+    if curves.cells_at_horizon is None or curves.cells is None:
+        raise ValueError("permanent_lock: needs a continued run with its cells tracked "
+                         "(simulate(..., track_cells=True, continue_factor=c))")
+    end = int(np.asarray(curves.checkpoints)[-1])
+    if not 0 < horizon < end:
+        raise ValueError(f"permanent_lock: horizon {horizon} must lie inside the run (1..{end})")
+    first_T = np.asarray(curves.cells_at_horizon.first)
     first_end = np.asarray(curves.cells.first)
-    at_T = lock_in(continuation.cells_at_T, instance, min_plays)["locked"]
+    at_T = lock_in(curves.cells_at_horizon, instance, min_plays)["locked"]
     at_end = lock_in(curves.cells, instance, min_plays)["locked"]
     still = at_T & at_end & (first_T == first_end)
     healthy = curves.healthy
@@ -51,8 +58,8 @@ def permanent_lock(continuation, instance, min_plays: int = 5, level: float = 0.
     n = healthy.sum(-1)
     k_lock, k_perm = (locked_run & healthy).sum(-1), (permanent_run & healthy).sum(-1)
     low, high = wilson_interval(k_perm, n, level)
-    late = (value_at(curves.checkpoints, curves.regret, continuation.continued_to)
-            - value_at(curves.checkpoints, curves.regret, continuation.horizon))
+    late = (value_at(curves.checkpoints, curves.regret, end)
+            - value_at(curves.checkpoints, curves.regret, horizon))
     with np.errstate(invalid="ignore", divide="ignore"):
         return {"locked_at_T": at_T, "still_locked": still, "locked_run": locked_run,
                 "permanent_run": permanent_run, "late_regret": late, "healthy": healthy,

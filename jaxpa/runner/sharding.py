@@ -24,8 +24,8 @@ from jax.sharding import Mesh, NamedSharding, PartitionSpec as P
 
 from jaxpa.envs.instance import Instance, InstanceError
 from jaxpa.learners.base import Learner
-from jaxpa.runner.simulate import (Curves, check_run, drop_padding, log_checkpoints, run_programs,
-                                   seed_bucket, seed_keys)
+from jaxpa.runner.simulate import (Curves, check_run, continued_checkpoints, drop_padding,
+                                   log_checkpoints, run_programs, seed_bucket, seed_keys)
 
 AXIS = "runs"
 OVER = ("seeds", "instances")
@@ -69,7 +69,7 @@ def simulate_sharded(key: jax.Array, instance: Instance, feedback, learner: Lear
                      chunk: int | None = None,
                      on_chunk: Callable[[int, Curves], None] | None = None,
                      mesh: Mesh | None = None, over: str = "seeds",
-                     track_cells: bool = False) -> Curves:
+                     track_cells: bool = False, continue_factor: int | None = None) -> Curves:
     """``simulate`` with the runs spread over the devices of ``mesh`` (default: ``runs_mesh()``).
 
     over: 'seeds' shards the seed axis; 'instances' shards the instance axis of a batch of
@@ -79,7 +79,8 @@ def simulate_sharded(key: jax.Array, instance: Instance, feedback, learner: Lear
     each = None if on_chunk is None else (lambda t, curves: on_chunk(t, curves[0]))
     return simulate_sharded_many(key, instance, feedback, [(learner, hparams)], horizon=horizon,
                                  n_seeds=n_seeds, n_checkpoints=n_checkpoints, chunk=chunk,
-                                 on_chunk=each, mesh=mesh, over=over, track_cells=track_cells)[0]
+                                 on_chunk=each, mesh=mesh, over=over, track_cells=track_cells,
+                                 continue_factor=continue_factor)[0]
 
 
 def simulate_sharded_many(key: jax.Array, instance: Instance, feedback,
@@ -87,18 +88,21 @@ def simulate_sharded_many(key: jax.Array, instance: Instance, feedback,
                           n_seeds: int = 1, n_checkpoints: int = 50, chunk: int | None = None,
                           on_chunk: Callable[[int, tuple], None] | None = None,
                           mesh: Mesh | None = None, over: str = "seeds",
-                          track_cells: bool = False) -> list[Curves]:
+                          track_cells: bool = False,
+                          continue_factor: int | None = None) -> list[Curves]:
     """``simulate_sharded`` for several learners at once: ``runs`` is a list of (learner,
     hparams) pairs, all run on the same seeds, instances and rounds in one compiled program
     (``runner.simulate._programs``); one Curves per pair, each equal to its own
-    ``simulate_sharded`` call. ``on_chunk(t, curves)`` gets the tuple of curves."""
+    ``simulate_sharded`` call. ``on_chunk(t, curves)`` gets the tuple of curves;
+    ``continue_factor`` continues the runs past the horizon as ``simulate``'s does."""
     if isinstance(runs, (str, bytes)) or not isinstance(runs, Sequence) or not runs:
         raise InstanceError("runs: expected a non-empty list of (learner, hparams) pairs")
     if over not in OVER:
         raise InstanceError(f"over: expected one of {OVER}, got {over!r}")
     checked = [check_run(key, instance, feedback, learner, hp, horizon, n_seeds, chunk,
                          n_checkpoints=n_checkpoints, on_chunk=on_chunk,
-                         track_cells=track_cells) for learner, hp in runs]
+                         track_cells=track_cells, continue_factor=continue_factor)
+               for learner, hp in runs]
     key, feedback, horizon, _, _, inst_batched = checked[0]
     hparams, hp_batched = [c[3] for c in checked], [c[4] for c in checked]
     mesh = runs_mesh() if mesh is None else mesh
@@ -121,7 +125,9 @@ def simulate_sharded_many(key: jax.Array, instance: Instance, feedback,
     hparams = [jax.tree.map(lambda x: _put(x, mesh, P()), hp) for hp in hparams]
     views = tuple(drop_padding(n_seeds, int(inst_batched) + int(hb), n_instances, fetch=gather)
                   for hb in hp_batched)
+    end = None if continue_factor is None else horizon * int(continue_factor)
+    ckpts = (log_checkpoints(horizon, n_checkpoints) if end is None
+             else continued_checkpoints(horizon, end, n_checkpoints))
     return list(run_programs(feedback, tuple(learner for learner, _ in runs), keys, instance,
-                             tuple(hparams), log_checkpoints(horizon, n_checkpoints), horizon,
-                             inst_batched, tuple(hp_batched), chunk, on_chunk, views,
-                             track_cells))
+                             tuple(hparams), ckpts, horizon, inst_batched, tuple(hp_batched),
+                             chunk, on_chunk, views, track_cells, end))

@@ -38,7 +38,8 @@ from jaxpa.learners.base import Learner
 from jaxpa.runner.cells import CellTracker, init_cells, track
 from jaxpa.runner.checks import (INIT_ROUND, MAX_CHECKPOINTS, check_run,  # noqa: F401
                                  seed_bucket)
-from jaxpa.runner.curves import Curves, drop_padding, log_checkpoints, read_curves  # noqa: F401
+from jaxpa.runner.curves import (Curves, continued_checkpoints, drop_padding,  # noqa: F401
+                                 log_checkpoints, read_curves)
 
 Array = jax.Array
 
@@ -239,49 +240,58 @@ def seed_keys(key: Array, n_seeds: int) -> Array:
     return jax.vmap(jax.random.fold_in, in_axes=(None, 0))(key, jnp.arange(n_seeds))
 
 
+def _fresh_cells(carry: Carry) -> Carry:
+    """The carry with an empty cell tracker (the continuation's second window)."""
+    c = carry.cells
+    return carry.replace(cells=CellTracker(plays=jnp.zeros_like(c.plays),
+                                           first=jnp.full_like(c.first, -1),
+                                           mixed=jnp.zeros_like(c.mixed)))
+
+
 def run_programs(feedback, learners: tuple, keys: Array, instance: Instance, hparams: tuple,
                  checkpoints: np.ndarray, horizon: int, inst_batched: bool, hp_batched: tuple,
                  chunk: int | None = None,
                  on_chunk: Callable[[int, tuple], None] | None = None,
-                 views: tuple | None = None, track_cells: bool = False) -> tuple:
+                 views: tuple | None = None, track_cells: bool = False,
+                 continue_to: int | None = None) -> tuple:
     """Run ``compiled_program`` for a tuple of learners over the horizon (in chunks if asked):
     one Curves per learner, from the final carries, repeated checkpoints dropped. ``views[i]``
     maps learner i's curves before they are returned or passed to ``on_chunk(t, curves)``
-    (padded seeds are dropped there)."""
+    (padded seeds are dropped there).
+
+    continue_to: play on past the horizon T to this round, the same runs (the learners see
+    ctx.horizon = continue_to from round T on, and the cell tracker, when kept, restarts at T:
+    its half-horizon window becomes [continue_to / 2, continue_to]; the tracker over [T/2, T] is
+    returned as ``Curves.cells_at_horizon``). The checkpoints must then reach continue_to."""
     _bound_cache()
     learners, hparams, hp_batched = tuple(learners), tuple(hparams), tuple(hp_batched)
     views = views or (lambda c: c,) * len(learners)
     static = (feedback, learners, checkpoints.shape[0], inst_batched, hp_batched, track_cells)
     ck = np.asarray(checkpoints, np.int32)  # NumPy inputs: replicated on every device and process
     unique = np.unique(checkpoints, return_index=True)[1]
-    step = chunk if chunk is not None and chunk < horizon else horizon
-    carries, done = None, 0
-    while done < horizon:
-        n = min(step, horizon - done)
-        carries = compiled_program(*static, keys, instance, hparams, ck, np.int32(n),
-                                   np.int32(horizon), carries)
-        done += n
-        curves = tuple(view(read_curves(c, checkpoints, unique)) for view, c in zip(views, carries))
-        if on_chunk is not None:
-            on_chunk(done, curves)
+    end = horizon if continue_to is None else continue_to
+    step = chunk if chunk is not None and chunk < end else end
+    carries, done, early = None, 0, (None,) * len(learners)
+    for stage_end in (horizon,) if continue_to is None else (horizon, continue_to):
+        while done < stage_end:
+            n = min(step, stage_end - done)
+            carries = compiled_program(*static, keys, instance, hparams, ck, np.int32(n),
+                                       np.int32(stage_end), carries)
+            done += n
+            curves = tuple(view(read_curves(c, checkpoints, unique, e))
+                           for view, c, e in zip(views, carries, early))
+            if on_chunk is not None:
+                on_chunk(done, curves)
+        if continue_to is not None and track_cells and stage_end == horizon:
+            early = tuple(c.cells for c in carries)
+            carries = tuple(_fresh_cells(c) for c in carries)
     return curves
-
-
-def run_program(feedback, learner: Learner, keys: Array, instance: Instance, hparams,
-                checkpoints: np.ndarray, horizon: int, inst_batched: bool, hp_batched: bool,
-                chunk: int | None = None, on_chunk: Callable[[int, Curves], None] | None = None,
-                view: Callable[[Curves], Curves] = lambda c: c,
-                track_cells: bool = False) -> Curves:
-    """``run_programs`` for one learner: its Curves."""
-    each = None if on_chunk is None else (lambda t, curves: on_chunk(t, curves[0]))
-    return run_programs(feedback, (learner,), keys, instance, (hparams,), checkpoints, horizon,
-                        inst_batched, (hp_batched,), chunk, each, (view,), track_cells)[0]
 
 
 def simulate(key: Array, instance: Instance, feedback, learner: Learner, hparams=None, *,
              horizon: int, n_seeds: int = 1, n_checkpoints: int = 50, chunk: int | None = None,
              on_chunk: Callable[[int, Curves], None] | None = None,
-             track_cells: bool = False) -> Curves:
+             track_cells: bool = False, continue_factor: int | None = None) -> Curves:
     """Run ``learner`` in the environment (``instance``, ``feedback``) for ``n_seeds`` seeds.
 
     key: a jax.random.key; instance: an Instance, or a batch with a leading [B] axis on every leaf;
@@ -293,14 +303,22 @@ def simulate(key: Array, instance: Instance, feedback, learner: Learner, hparams
     With ``chunk``, the horizon is played in chunks of that many rounds (the same numbers);
     ``on_chunk(t, curves)`` is called after each, with the curves filled up to round t, so long runs
     can report progress and save partial results. ``track_cells`` records each (user, prompt)
-    cell's play over the last half (lock-in statistics; memory [*B, *H, S, N, M]). Across
+    cell's play over the last half (lock-in statistics; memory [*B, *H, S, N, M]).
+    ``continue_factor`` c (an integer >= 2): after the horizon T, the same runs continue to c T
+    (``run_programs``' continue_to; the curves run to c T, T among their checkpoints; with
+    ``track_cells``, ``Curves.cells_at_horizon`` is the tracker over [T/2, T] and ``cells`` the
+    one over [c T / 2, c T]: permanent lock-in, ``diagnostics.permanent_lock``). Across
     devices: ``runner.sharding``.
     """
     key, feedback, horizon, hparams, hp_batched, inst_batched = check_run(
         key, instance, feedback, learner, hparams, horizon, n_seeds, chunk,
-        n_checkpoints=n_checkpoints, on_chunk=on_chunk, track_cells=track_cells)
-    ckpts = log_checkpoints(horizon, n_checkpoints)
+        n_checkpoints=n_checkpoints, on_chunk=on_chunk, track_cells=track_cells,
+        continue_factor=continue_factor)
+    end = horizon * (continue_factor or 1)
+    ckpts = (log_checkpoints(horizon, n_checkpoints) if continue_factor is None
+             else continued_checkpoints(horizon, end, n_checkpoints))
     view = drop_padding(n_seeds, int(inst_batched) + int(hp_batched))
-    return run_program(feedback, learner, seed_keys(key, seed_bucket(n_seeds)), instance, hparams,
-                       ckpts, horizon, inst_batched, hp_batched, chunk, on_chunk, view,
-                       track_cells)
+    each = None if on_chunk is None else (lambda t, curves: on_chunk(t, curves[0]))
+    return run_programs(feedback, (learner,), seed_keys(key, seed_bucket(n_seeds)), instance,
+                        (hparams,), ckpts, horizon, inst_batched, (hp_batched,), chunk, each,
+                        (view,), track_cells, None if continue_factor is None else end)[0]
