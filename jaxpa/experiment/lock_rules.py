@@ -82,7 +82,8 @@ def judge_no_permanent_lock(learner: str, n0: int, k, n, ud, robust, reproduced,
         verdict = "supported"
     else:
         verdict = "inconclusive"
-    return Claim(name, statement, verdict, evidence, a, draws, wilson_interval(a, draws))
+    return Claim(name, statement, verdict, evidence, a, draws,
+                 tuple(float(x) for x in wilson_interval(a, draws)))
 
 
 def judge_locks_for_good(learner: str, n0: int, k, n, ud, robust, n_unhealthy: int = 0,
@@ -107,7 +108,8 @@ def judge_locks_for_good(learner: str, n0: int, k, n, ud, robust, n_unhealthy: i
         verdict = "not supported"
     else:
         verdict = "inconclusive"
-    return Claim(name, statement, verdict, evidence, a, draws, wilson_interval(a, draws))
+    return Claim(name, statement, verdict, evidence, a, draws,
+                 tuple(float(x) for x in wilson_interval(a, draws)))
 
 
 def judge_warm_start_lowers(learner: str, n0s, k_by_n0, n_by_n0, alpha: float = 0.05) -> Claim:
