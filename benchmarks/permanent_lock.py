@@ -4,8 +4,10 @@ factor * T) for greedy and greedy_exact, against the warm start n0, per draw wit
 
     PYTHONPATH=$PWD python -m benchmarks.permanent_lock --draws 4 --seeds 64 --horizon 20000
 
-Prints one line per (side, learner, n0, draw) and the pooled share per (side, learner, n0), and
-writes the numbers as JSON (--out)."""
+Prints, per (side, learner, n0), the pooled share with its Wilson CI and the per-draw shares, and
+writes the numbers as JSON (--out). benchmarks/permanent_lock.json: --draws 16 --seeds 64
+--horizon 20000 (continued to 80,000), 2 CPU cores at load average ~7; greedy 43 s and 34 s a
+side, greedy_exact 802 s and 732 s (compile included)."""
 from __future__ import annotations
 
 import argparse
