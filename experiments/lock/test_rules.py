@@ -1,7 +1,7 @@
-"""C9's rules (jaxpa/experiment/lock_rules.py), every verdict of every part reached from data."""
+"""C9's rules (experiments/lock/rules.py), every verdict of every part reached from data."""
 import numpy as np
 
-from jaxpa.experiment import lock_rules as L
+from experiments.lock import rules as L
 
 UD = np.ones(4, bool)
 
