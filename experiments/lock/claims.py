@@ -2,21 +2,15 @@
 lock) per draw from the engine's continued runs (``Run.permanent``: diagnostics.permanent_lock),
 the claims of experiments/lock/rules.py, and a table of P(permanent lock) against n0.
 
-C9a's contradictions are rerun with fresh seeds (a stored part: the contradicting draws only,
-key fold_in(K, 9)) to see whether they reproduce."""
+C9a's contradictions are rerun with fresh seeds (``results.rerun``: the contradicting draws only)
+to see whether they reproduce."""
 from __future__ import annotations
 
 import numpy as np
-import jax
 
-from jaxpa.diagnostics.lock_persistence import permanent_lock, wilson_interval
+from jaxpa.diagnostics.lock_persistence import wilson_interval
 from jaxpa.experiment.outputs import Section
-from jaxpa.learners.hparams import set_hparams
-from jaxpa.learners.registry import make_learner
-from jaxpa.runner.simulate import simulate
 from experiments.lock import rules
-
-RERUN_KEY = 9
 
 
 def counts(run) -> tuple[np.ndarray, np.ndarray]:
@@ -26,31 +20,13 @@ def counts(run) -> tuple[np.ndarray, np.ndarray]:
 
 
 def rerun_contradictions(results, pop: str, label: str, draws) -> np.ndarray:
-    """[B] bool: for each draw in ``draws``, whether a rerun with fresh seeds locks for good
-    again (False for the other draws)."""
-    draws = [int(b) for b in draws]
+    """[B] bool: for each draw in ``draws``, whether the engine's rerun with fresh seeds
+    (``results.rerun``) locks for good again (False for the other draws)."""
     out = np.zeros(np.size(results.populations[pop].diagnostics.ud_holds), bool)
-    if not draws:
-        return out
-    run = results.run(pop, label)
-    size = results.size
-    factor = results.experiment.continue_factor
-
-    def compute():
-        inst = jax.tree.map(lambda x: x[np.asarray(draws)], results.populations[pop].instances)
-        learner = make_learner(run.learner, results.experiment.feedback_model())
-        hp = set_hparams(learner.default_hparams(), **run.hparams)
-        curves = simulate(jax.random.fold_in(results.key, RERUN_KEY), inst,
-                          results.experiment.feedback_model(), learner, hp,
-                          horizon=size.horizon, n_seeds=size.seeds, track_cells=True,
-                          continue_factor=factor)
-        p = permanent_lock(curves, inst, size.horizon)
-        return {"locked_again": (p["permanent_run"] & p["healthy"]).any(-1)}
-
-    config = {"population": pop, "label": label, "draws": draws, "hparams": run.hparams,
-              "horizon": size.horizon, "seeds": size.seeds, "factor": factor}
-    again = results.part(f"rerun__{pop}__{label}", config, compute)["locked_again"]
-    out[draws] = np.asarray(again, bool)
+    draws = np.asarray(draws, int)
+    if draws.size:
+        k, _ = counts(results.rerun(pop, label, draws))
+        out[draws] = k > 0
     return out
 
 
