@@ -44,12 +44,13 @@ def lock_claims(robust: str, fragile: str, *, learners: tuple[str, ...], n0: lis
                 run_r, run_f = results.run(robust, label), results.run(fragile, label)
                 k_r, n_r = counts(run_r)
                 k_f, n_f = counts(run_f)
-                out_r = rules.robust_outcomes(k_r, n_r, d_r.ud_holds, d_r.robust_ud_holds)
+                det = results.size.horizon >= rules.BURN_IN_MULTIPLE * np.asarray(d_r.unlock_time)
+                out_r = rules.robust_outcomes(k_r, n_r, d_r.ud_holds, d_r.robust_ud_holds, det)
                 again = rerun_contradictions(results, robust, label,
                                              np.flatnonzero(out_r == "contradict"))
                 claims.append(rules.judge_no_permanent_lock(
                     name, n, k_r, n_r, d_r.ud_holds, d_r.robust_ud_holds, again,
-                    int(run_r.permanent["n_unhealthy"].sum())))
+                    int(run_r.permanent["n_unhealthy"].sum()), det))
                 claims.append(rules.judge_locks_for_good(
                     name, n, k_f, n_f, d_f.ud_holds, d_f.robust_ud_holds,
                     int(run_f.permanent["n_unhealthy"].sum())))

@@ -7,7 +7,9 @@ C9 has three parts, each judged per learner (its verdict names the learner) and 
 
 - (a) robust UD => no permanent lock: universal. A draw whose diagnostics say UD and robust UD
   hold agrees when no healthy seed locks for good and contradicts when one does (one locked
-  seed is a failure: the claim is about every seed); every contradicting draw is listed. It is
+  seed is a failure: the claim is about every seed); a draw whose horizon T is below
+  BURN_IN_MULTIPLE times its unlock time (``Diagnostics.unlock_time``) is undetermined (a lock
+  seen there may still break); every contradicting draw is listed. It is
   "not supported" when a contradiction reproduces (the draw rerun with fresh seeds locks for good
   again), "supported" when no draw contradicts and the agreeing share's Wilson interval lies above
   1/2, "inconclusive" otherwise (an unreproduced contradiction among them).
@@ -34,14 +36,19 @@ from jaxpa.diagnostics.lock_persistence import wilson_interval
 from jaxpa.experiment.claims import Claim
 
 SMALL = 0.05
+BURN_IN_MULTIPLE = 4.0
 
 
-def robust_outcomes(k, n, ud, robust) -> np.ndarray:
-    """(a) per draw: agree (no permanent lock), contradict (some), excluded (diagnostics say
-    UD or robust UD fails, or no healthy seed)."""
+def robust_outcomes(k, n, ud, robust, determined=None) -> np.ndarray:
+    """(a) per draw: agree (no permanent lock), contradict (some), undetermined where
+    ``determined`` is False (a horizon below a stated multiple of the draw's burn-in: a lock seen
+    there may still break), excluded (diagnostics say UD or robust UD fails, or no healthy
+    seed)."""
     k, n = np.asarray(k), np.asarray(n)
     test = np.asarray(ud, bool) & np.asarray(robust, bool) & (n > 0)
-    return np.where(test, np.where(k > 0, "contradict", "agree"), "excluded")
+    det = np.ones(k.shape, bool) if determined is None else np.asarray(determined, bool)
+    return np.where(test, np.where(~det, "undetermined", np.where(k > 0, "contradict", "agree")),
+                    "excluded")
 
 
 def fragile_outcomes(k, n, ud, robust) -> np.ndarray:
@@ -59,10 +66,12 @@ def _counts(outcomes) -> tuple[int, int, int]:
 
 
 def judge_no_permanent_lock(learner: str, n0: int, k, n, ud, robust, reproduced,
-                            n_unhealthy: int = 0) -> Claim:
+                            n_unhealthy: int = 0, determined=None) -> Claim:
     """C9(a) for one learner and warm start (module docstring). reproduced: [B] bool, whether
-    the draw locked for good again when rerun with fresh seeds (read on contradicting draws)."""
-    out = robust_outcomes(k, n, ud, robust)
+    the draw locked for good again when rerun with fresh seeds (read on contradicting draws);
+    determined: [B] bool, whether the draw's horizon reaches the stated multiple of its burn-in
+    (default: every draw)."""
+    out = robust_outcomes(k, n, ud, robust, determined)
     draws, a, c = _counts(out)
     bad = [int(i) for i in np.flatnonzero(out == "contradict")]
     again = [i for i in bad if bool(np.asarray(reproduced)[i])]
@@ -71,8 +80,10 @@ def judge_no_permanent_lock(learner: str, n0: int, k, n, ud, robust, reproduced,
     name = f"C9a robust UD => no permanent lock [{learner}, n0 = {n0}]"
     statement = (f"Where UD and robust UD hold, {learner} with warm start {n0} never locks a "
                  "(user, prompt) cell for good.")
+    u = int((out == "undetermined").sum())
     evidence = (f"{a} of {draws} robust draws without a permanent lock, {c} contradicting"
-                + (f" ({listing})" if bad else "") + f"; {n_unhealthy} unhealthy runs dropped.")
+                + (f" ({listing})" if bad else "") + f", {u} undetermined (horizon below the "
+                f"burn-in multiple); {n_unhealthy} unhealthy runs dropped.")
     if draws == 0:
         return Claim(name, statement, "inconclusive", "no draw can test it. " + evidence)
     low = wilson_interval(a, draws)[0]

@@ -19,6 +19,13 @@ def test_no_permanent_lock_every_verdict():
     fluke = L.judge_no_permanent_lock("greedy", 0, k, n, UD, robust, none)
     assert fluke.verdict == "inconclusive" and "not reproduced" in fluke.evidence
     assert L.robust_outcomes(k, n, UD, robust)[3] == "excluded"
+    k10, det = np.zeros(10, int), np.ones(10, bool)
+    k10[1], det[1] = 9, False  # a lock seen on a draw whose horizon is below its burn-in
+    short = L.judge_no_permanent_lock("greedy", 0, k10, np.full(10, 64), np.ones(10, bool),
+                                      np.ones(10, bool), np.ones(10, bool), determined=det)
+    assert short.verdict == "supported" and "1 undetermined" in short.evidence
+    assert L.judge_no_permanent_lock("greedy", 0, k10, np.full(10, 64), np.ones(10, bool),
+                                     np.ones(10, bool), np.ones(10, bool)).verdict == "not supported"
     assert L.robust_outcomes(k, np.array([0, 0, 64, 64]), UD, robust)[1] == "excluded"
 
 
