@@ -22,7 +22,7 @@ EXPERIMENT = Experiment(
     continue_factor=4,
     sizes={"tiny": Size(horizon=300, seeds=4, draws=2),
            "quick": Size(horizon=1_000, seeds=16, draws=6),
-           "default": Size(horizon=5_000, seeds=32, draws=16)},
+           "default": Size(horizon=10_000, seeds=16, draws=16)},
     claim_order=7,
     analyze=lock_claims("robust", "fragile", learners=LEARNERS, n0=N0),
 )
