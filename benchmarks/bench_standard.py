@@ -44,6 +44,12 @@ QUICK = dict(seeds=200, horizon=1_000, np_seeds=200, np_horizon=300, loop_seeds=
              loop_horizon=300, mab_rounds=200, mem_seeds=64, mem_horizons=[300, 3_000],
              profile_horizon=50)
 BIG = dict(seeds=10_000, horizon=100_000, chunk=10_000)
+LOAD = dict(seeds=1000, horizon=2_000, np_seeds=1000, np_horizon=1_000)
+# XLA CPU settings compared under load (benchmarks/RESULTS.md, "CPU under load")
+ONE_THREAD = "--xla_cpu_multi_thread_eigen=false"
+LOAD_CONFIGS = {"jaxpa_1dev": ("jaxpa", 1, ""), "jaxpa_1dev_1thread": ("jaxpa", 1, ONE_THREAD),
+                "jaxpa_cores": ("jaxpa", 0, ""), "jaxpa_cores_1thread": ("jaxpa", 0, ONE_THREAD),
+                "numpy": ("numpy", 1, "")}
 
 
 # ----------------------------------------------------------------------------- configurations
@@ -209,10 +215,10 @@ def one(name: str, params: dict) -> None:
     print("RESULT " + json.dumps(out), flush=True)
 
 
-def fresh(name: str, params: dict, timeout: float) -> dict:
+def fresh(name: str, params: dict, timeout: float, env: dict | None = None) -> dict:
     proc = subprocess.run([sys.executable, os.path.abspath(__file__), "--one", name,
                            "--params", json.dumps(params)], capture_output=True, text=True,
-                          timeout=timeout, env=dict(os.environ, PYTHONPATH=ROOT))
+                          timeout=timeout, env=dict(os.environ, PYTHONPATH=ROOT, **(env or {})))
     lines = [s for s in proc.stdout.splitlines() if s.startswith("RESULT ")]
     if proc.returncode != 0 or not lines:
         return dict(error=(proc.stderr or proc.stdout)[-1500:])
@@ -283,12 +289,18 @@ def main(argv=None) -> int:
     ap.add_argument("--only", nargs="*", help="run only these configurations")
     ap.add_argument("--out", default=None, help="JSON file (default benchmarks/results*.json)")
     ap.add_argument("--timeout", type=float, default=3600)
+    ap.add_argument("--load", type=int, default=None, metavar="N",
+                    help="CPU under load: every XLA CPU setting and NumPy, quiet and then beside "
+                         "N busy-loop processes (benchmarks/RESULTS.md)")
     ap.add_argument("--one", help=argparse.SUPPRESS)
     ap.add_argument("--params", help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
     if args.one:
         one(args.one, json.loads(args.params))
         return 0
+    if args.load is not None:
+        return load_study(args.load, args.out or os.path.join(ROOT, "benchmarks",
+                                                              "results_load.json"), args.timeout)
     env = environment()
     sizes = QUICK if args.quick else FULL
     results = {}
@@ -323,6 +335,70 @@ def main(argv=None) -> int:
             print(f"  {v:8.1f}  {k}")
     print(f"\nwrote {out}")
     return 0
+
+
+def busy_loops(n: int) -> list[subprocess.Popen]:
+    """n processes that spin on a core each (the synthetic background load)."""
+    return [subprocess.Popen([sys.executable, "-c", "while True: pass"]) for _ in range(n)]
+
+
+def load_study(n_load: int, out: str, timeout: float, repeats: int = 3) -> int:
+    """jaxpa under each XLA CPU setting and the NumPy reference, quiet and then beside ``n_load``
+    busy loops, in one run (ratios from the same run only), each ``repeats`` times in turn (the
+    median counts); load averages recorded per phase."""
+    import numpy as np
+    env, report = environment(), {"phases": {}}
+    cores = os.cpu_count() or 1
+    print(f"{env['device']} | JAX {env['jax']} | {cores} cores | load "
+          f"{env['load_avg_start'][0]:.1f} | busy loops: {n_load}", flush=True)
+    for phase, n in (("quiet", 0), ("loaded", n_load)):
+        loops = busy_loops(n)
+        try:
+            time.sleep(2.0 if n else 0.0)
+            rows = {"load_avg_start": os.getloadavg()}
+            for rep in range(repeats):  # round-robin, so a change of the machine's load hits all
+                for name, (config, n_dev, flags) in LOAD_CONFIGS.items():
+                    params = (dict(seeds=LOAD["np_seeds"], horizon=LOAD["np_horizon"])
+                              if config == "numpy" else
+                              dict(seeds=LOAD["seeds"], horizon=LOAD["horizon"],
+                                   n_devices=n_dev or cores))
+                    r = fresh(config, params, timeout, {"XLA_FLAGS": flags} if flags else {})
+                    rows.setdefault(name, {"runs": []})["runs"].append(r)
+                    print(f"  {phase:6s} {rep} {name:20s} " + (
+                        f"{r['seed_rounds_per_s']:12,.0f} seed-rounds/s  run {r['run_s']:6.2f} s"
+                        f"  cpu {r['cpu_s']:6.2f} s" if "run_s" in r else
+                        f"FAILED {r.get('error', '')[-200:]}"), flush=True)
+            for name in LOAD_CONFIGS:
+                rates = [r["seed_rounds_per_s"] for r in rows[name]["runs"] if "run_s" in r]
+                if rates:
+                    rows[name]["seed_rounds_per_s"] = float(np.median(rates))
+            rows["load_avg_end"] = os.getloadavg()
+        finally:
+            for proc in loops:
+                proc.terminate()
+                proc.wait()
+        report["phases"][phase] = rows
+    report.update(environment=env, sizes=LOAD, n_busy_loops=n_load, configs={
+        k: dict(devices=n or cores, xla_flags=f) for k, (c, n, f) in LOAD_CONFIGS.items()},
+        summary=load_summary(report["phases"]))
+    with open(out, "w") as f:
+        json.dump(report, f, indent=1)
+    print(json.dumps(report["summary"], indent=1) + f"\nwrote {out}")
+    return 0
+
+
+def load_summary(phases: dict) -> dict:
+    """Per setting: speed over NumPy in each phase, and how much each slowed under load."""
+    out = {}
+    for name in LOAD_CONFIGS:
+        rates = {ph: rows.get(name, {}).get("seed_rounds_per_s") for ph, rows in phases.items()}
+        numpy = {ph: rows.get("numpy", {}).get("seed_rounds_per_s") for ph, rows in phases.items()}
+        entry = {f"vs_numpy_{ph}": round(r / numpy[ph], 2) for ph, r in rates.items()
+                 if r and numpy[ph]}
+        if rates.get("quiet") and rates.get("loaded"):
+            entry["slowdown_under_load"] = round(rates["quiet"] / rates["loaded"], 2)
+        out[name] = entry
+    return out
 
 
 def ratios(results: dict) -> dict:

@@ -10,7 +10,8 @@ seeds advanced together with batched einsums, scores from the [k, d] view of the
 the [S, K, k*d] design), the rank-one update in place, users and prompts drawn by inverse CDF.
 
 ``draws`` replaces NumPy's random stream by given per-round draws (for instance the ones jaxpa
-makes, see tests/test_numpy_reference.py), so both implementations can be compared seed by seed.
+makes, see tests/runner/test_numpy_reference.py), so both implementations can be compared seed
+by seed.
 """
 from __future__ import annotations
 

@@ -4,7 +4,7 @@ judged draw by draw on the instances whose diagnostics say UD holds."""
 import numpy as np
 
 from jaxpa.diagnostics.curve_stats import growth
-from jaxpa.experiment import Experiment, Learners, Population, Section, Size
+from jaxpa.experiment import Experiment, LearnerGrid, Population, Section, Size
 from jaxpa.experiment import rules
 
 WARM = "greedy+warm200"
@@ -27,10 +27,11 @@ EXPERIMENT = Experiment(
     name="f6",
     title="F6 control: no margin",
     populations=[Population("f6", family="f6", draws=16)],
-    learners=[Learners(WARM, "greedy", hparams={"warm_start": 200}),
-              Learners("ucb", "ucb"), Learners("ts", "ts"), Learners("oracle", "oracle")],
+    learners=[LearnerGrid(WARM, "greedy", hparams={"warm_start": 200}),
+              LearnerGrid("ucb", "ucb"), LearnerGrid("ts", "ts"), LearnerGrid("oracle", "oracle")],
     feedback="bt_ref",
     sizes={"tiny": Size(horizon=400, seeds=4, draws=2), "quick": Size(horizon=4_000, seeds=8, draws=6),
            "default": Size(horizon=20_000, seeds=16, draws=16)},
+    claim_order=2,
     analyze=claims,
 )

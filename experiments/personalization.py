@@ -3,7 +3,7 @@ personalized greedy, both after a 100-round warm start, along F4's head-spread d
 every user has the same head), over many draws moved along the dial (claim C8)."""
 import numpy as np
 
-from jaxpa.experiment import Experiment, Learners, Population, Section, Size
+from jaxpa.experiment import Experiment, LearnerGrid, Population, Section, Size
 from jaxpa.experiment.rules import personalization_pays
 
 ETAS = (0.0, 0.25, 0.5, 0.75, 1.0)
@@ -26,10 +26,11 @@ EXPERIMENT = Experiment(
     name="personalization",
     title="E4: personalized greedy against one shared reward model along F4's dial",
     populations=[Population("f4", family="f4", draws=12, dial=("eta", ETAS))],
-    learners=[Learners("greedy", "greedy", hparams={"warm_start": 100}),
-              Learners("greedy_pop", "greedy_pop", hparams={"warm_start": 100})],
+    learners=[LearnerGrid("greedy", "greedy", hparams={"warm_start": 100}),
+              LearnerGrid("greedy_pop", "greedy_pop", hparams={"warm_start": 100})],
     feedback="bt_ref",
     sizes={"tiny": Size(horizon=300, seeds=2, draws=2), "quick": Size(horizon=2_000, seeds=4, draws=6),
            "default": Size(horizon=5_000, seeds=8, draws=12)},
+    claim_order=5,
     analyze=claims,
 )

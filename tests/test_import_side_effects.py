@@ -4,7 +4,7 @@ restores the previous rule on exit. The opt-in changes the generated code (the r
 the hash disappears), never the bits: draws and a whole ``simulate`` run are identical with and
 without it.
 
-The test process itself has opted in (tests/conftest.py), so the checks run in a fresh process."""
+The test process itself has opted in (conftest.py), so the checks run in a fresh process."""
 import pytest
 
 from tests.helpers import run_python
@@ -53,6 +53,7 @@ def phase(run=False):
     return out
 
 out["default"] = phase(run=True)
+out["unrolled_after_simulate"] = unrolled_on_cpu()   # the runner's scoped use is undone
 with fast_cpu_random() as fast:
     out["installed"] = fast.installed
     out["inside"] = phase(run=True)
@@ -74,6 +75,35 @@ def test_import_leaves_lowering_rules_unchanged(result):
     assert result["changed_entries"] == []
     assert not result["unrolled_after_import"]
     assert not result["default"]["unrolled"] and result["default"]["loop_in_hash"]
+
+
+def test_simulate_leaves_the_rule_as_it_found_it(result):
+    assert not result["unrolled_after_simulate"]
+
+
+def test_runner_compiles_under_the_unrolled_rule(monkeypatch):
+    """The runner's programs are compiled with the unrolled rule installed for the call (the
+    API as called runs at the benchmark's speed), and the rule is put back after."""
+    import jax
+    import jaxpa
+    import importlib
+    from jaxpa.envs import fast_random
+    sim = importlib.import_module("jaxpa.runner.simulate")
+    entered = []
+
+    class Recording(fast_random.fast_cpu_random):
+        def __enter__(self):
+            entered.append(fast_random.unrolled_on_cpu())
+            return super().__enter__()
+
+    before = fast_random.unrolled_on_cpu()
+    monkeypatch.setattr(sim, "fast_cpu_random", Recording)
+    learner = jaxpa.make_learner("uniform", "bt_ref")
+    inst = jaxpa.Instance.create(features=[[[1.0, 0.0], [0.0, 1.0], [0.5, 0.5]]], reference=[0],
+                                 heads=[[1.0, 0.0]], W=[[1.0, -0.5], [0.2, 0.7]])
+    jaxpa.simulate(jax.random.key(1), inst, "bt_ref", learner, horizon=12, n_seeds=2, chunk=5)
+    assert entered == [True, True, True]  # every chunk's call, with the rule installed
+    assert fast_random.unrolled_on_cpu() == before
 
 
 def test_context_manager_installs_then_restores(result):

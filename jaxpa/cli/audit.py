@@ -145,7 +145,7 @@ def run(args) -> int:
     log = read_preference_log(args.csv, columns, min_choices=args.min_choices)
     check_audit(log, config)
     if "budget" in config.sections:
-        from jaxpa.offline.logging import check_policy
+        from jaxpa.offline.logging_policies import check_policy
         check_policy(config.log_policy, feedback)
     # everything is checked: the output folder may now be created
     say = (lambda m: None) if args.quiet else (lambda m: print(m, flush=True))

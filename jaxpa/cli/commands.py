@@ -4,14 +4,15 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import importlib
 import os
 import runpy
+import sys
 from pathlib import Path
 
 from jaxpa.envs.instance import InstanceError, validate_horizon
 
 REPO_EXPERIMENTS = Path(__file__).resolve().parents[2] / "experiments"
-REPRODUCE = ("online", "f6", "offline", "dial", "personalization", "real")
 
 
 def _positive(name):
@@ -82,8 +83,8 @@ def add_reproduce_arguments(p) -> None:
     p.add_argument("--quick", action="store_true", help="every experiment at its quick size")
     p.add_argument("--seed", type=_seed, default=0)
     p.add_argument("--out", default="results/reproduce")
-    p.add_argument("--skip", default="", help=f"comma-separated experiments to skip "
-                   f"({','.join(REPRODUCE)})")
+    p.add_argument("--skip", default="", help="comma-separated experiments to skip (those "
+                   "declared with claim_order: jaxpa list marks them)")
     add_session_arguments(p)
 
 
@@ -135,51 +136,111 @@ def setup_session(args) -> None:
     fast_cpu_random()
 
 
+DECLARATION = "experiment.py"  # an experiment folder's declaration file
+
+
+def known_experiments() -> dict[str, Path]:
+    """Every experiment by name: experiments/<name>.py and experiments/<name>/experiment.py, under
+    the repository jaxpa was installed from, then under the current folder (which wins)."""
+    found = {}
+    for folder in (REPO_EXPERIMENTS, Path.cwd() / "experiments"):
+        if folder.is_dir():
+            found.update({p.stem: p for p in sorted(folder.glob("*.py"))
+                          if not p.stem.startswith(("_", "test_"))})
+            found.update({p.parent.name: p for p in sorted(folder.glob(f"*/{DECLARATION}"))})
+    return found
+
+
 def find_experiment(name: str) -> Path:
-    """A .py path as it is; a name: experiments/<name>.py under the current folder, then under
-    the repository jaxpa was installed from."""
+    """A .py path as it is; a name: one of ``known_experiments``."""
     if name.endswith(".py"):
         path = Path(name)
         if not path.is_file():
             raise InstanceError(f"experiment file not found: {path}")
         return path
-    for folder in (Path.cwd() / "experiments", REPO_EXPERIMENTS):
-        if (folder / f"{name}.py").is_file():
-            return folder / f"{name}.py"
-    raise InstanceError(f"unknown experiment {name!r}; known: {sorted(known_experiments())}")
+    known = known_experiments()
+    if name not in known:
+        raise InstanceError(f"unknown experiment {name!r}; known: {sorted(known)}")
+    return known[name]
 
 
-def known_experiments() -> dict[str, Path]:
-    found = {}
-    for folder in (REPO_EXPERIMENTS, Path.cwd() / "experiments"):
-        if folder.is_dir():
-            found.update({p.stem: p for p in folder.glob("*.py") if not p.stem.startswith("_")})
-    return found
+def _module_name(path: Path) -> tuple[Path, str] | None:
+    """(import root, dotted module name) of a file inside a package (folders with __init__.py),
+    so an experiment folder's declaration imports its siblings; None for a lone file."""
+    path = path.resolve()
+    parts, folder = [path.stem], path.parent
+    while (folder / "__init__.py").is_file():
+        parts.insert(0, folder.name)
+        folder = folder.parent
+    return (folder, ".".join(parts)) if len(parts) > 1 else None
+
+
+def _namespace(path: Path) -> dict:
+    """The names a declaration file defines: imported as a module of its package where it is
+    in one (the repository's experiments/ and one's own under the current folder share the
+    package name: each folder joins the package's search path), else run as a lone file."""
+    package = _module_name(path)
+    if package is not None:
+        root, name = package
+        if str(root) not in sys.path:
+            sys.path.insert(0, str(root))
+        top = sys.modules.get(name.split(".")[0])
+        folder = str(root / name.split(".")[0])
+        if top is not None and isinstance(getattr(top, "__path__", None), list) \
+                and folder not in top.__path__:
+            top.__path__.append(folder)
+        module = importlib.import_module(name)
+        if Path(module.__file__).resolve() == path.resolve():
+            return vars(module)
+    return runpy.run_path(str(path))
 
 
 def load_experiment(name: str):
-    """The ``EXPERIMENT`` an experiment file defines."""
+    """The ``EXPERIMENT`` an experiment file (a name of ``known_experiments`` or a path) defines."""
     from jaxpa.experiment import Experiment
 
     path = find_experiment(name)
     try:
-        namespace = runpy.run_path(str(path))
+        namespace = _namespace(path)
     except SyntaxError as err:
         raise InstanceError(f"{path}: syntax error on line {err.lineno}: {err.msg}") from None
+    except Exception as err:  # noqa: BLE001: the file's own error, named with its line
+        from jaxpa.cli.errors import error_line
+        raise InstanceError(error_line(err)) from err
     exp = namespace.get("EXPERIMENT")
     if not isinstance(exp, Experiment):
         raise InstanceError(f"{path}: defines no EXPERIMENT = jaxpa.experiment.Experiment(...)")
     return exp
 
 
+def claim_experiments() -> list:
+    """The experiments that test the paper's claims (declared with ``claim_order``), in order."""
+    loaded = [load_experiment(str(p)) for p in known_experiments().values()]
+    return sorted((e for e in loaded if e.claim_order is not None),
+                  key=lambda e: (e.claim_order, e.name))
+
+
 def sized(exp, args):
-    """The experiment's size with the command line's overrides (0 is refused, not ignored)."""
+    """The experiment's size with the command line's overrides (checked by their argument types:
+    0 is refused, not ignored)."""
     size = exp.size(args.size)
     changes = {k: getattr(args, k) for k in ("horizon", "seeds", "draws")
                if getattr(args, k, None) is not None}
-    if "horizon" in changes:
-        validate_horizon(changes["horizon"], "--horizon")
     return dataclasses.replace(size, **changes) if changes else size
+
+
+def default_out(exp, path: Path) -> Path:
+    """results/<name>; but a copied file that keeps another experiment's name (a copy of
+    experiments/default.py still saying name="default") writes to results/<its file's name>, with
+    a note, instead of overwriting that experiment's results."""
+    known = known_experiments().get(exp.name)
+    if known is None or known.resolve() == path.resolve():
+        return Path("results") / exp.name
+    own = path.parent.name if path.name == DECLARATION else path.stem
+    out = Path("results") / own
+    print(f"note: {path} declares name={exp.name!r}, the name of {known}; writing to {out} so "
+          f"that results/{exp.name} is not overwritten (--out chooses the folder)")
+    return out
 
 
 def dispatch(args) -> int:
@@ -190,32 +251,56 @@ def dispatch(args) -> int:
     if args.command == "diagnose":
         from jaxpa.cli.diagnose import run_diagnose
         return run_diagnose(args)
-    if args.command == "audit":
-        from jaxpa.cli import audit
-        return audit.run(args)
+    if getattr(args, "handler", None) is not None:  # a command declared elsewhere (audit)
+        return args.handler(args)
     if args.command == "reproduce":
         skip = {s.strip() for s in args.skip.split(",") if s.strip()}
-        unknown = skip - set(REPRODUCE)
+        claims = claim_experiments()
+        unknown = skip - {e.name for e in claims}
         if unknown:
-            raise InstanceError(f"--skip: unknown {sorted(unknown)}; known: {list(REPRODUCE)}")
-        experiments = [load_experiment(n) for n in REPRODUCE if n not in skip]
+            raise InstanceError(f"--skip: unknown {sorted(unknown)}; known: "
+                                f"{[e.name for e in claims]}")
+        experiments = [e for e in claims if e.name not in skip]
         check_writable(args.out)
         setup_session(args)
         from jaxpa.cli.reproduce import reproduce
         return reproduce(experiments, args)
     exp = load_experiment(args.experiment)
     size = sized(exp, args)
-    out = check_writable(args.out or f"results/{exp.name}")
+    out = check_writable(args.out or default_out(exp, find_experiment(args.experiment)))
     if args.check:
         from jaxpa.experiment.execute import check
         check(exp, size)
         print(f"{exp.name}: {len(exp.populations)} populations x {len(exp.learners)} learner "
               f"groups, T = {size.horizon}, {size.seeds} seeds -> {out}")
+        print("\n".join(memory_lines(exp, size)))
         return 0
     setup_session(args)
     from jaxpa.experiment import run
     run(exp, args.size, out=out, seed=args.seed, size=size, quiet=args.quiet)
     return 0
+
+
+def memory_lines(exp, size) -> list[str]:
+    """Each population's run estimated from its shapes (``runner.memory``; one draw is made and
+    the estimate scaled to the draws), one line each; a run that cannot fit raises InstanceError
+    saying how many seeds would."""
+    import jax
+    from jaxpa.experiment.execute import resolved
+    from jaxpa.runner.memory import check_fits
+    from jaxpa.runner.sharding import simulate_sharded_many
+    feedback, lines = exp.feedback_model(), []
+    for pop in exp.populations:
+        inst, _ = pop.instances(jax.random.key(0), 1)
+        runs = [resolved(group, feedback, size.horizon)[:2] for group in exp.learners]
+        est = simulate_sharded_many(jax.random.key(0), inst, feedback, runs, horizon=size.horizon,
+                                    n_seeds=size.seeds, n_checkpoints=exp.n_checkpoints,
+                                    track_cells=exp.track_cells, estimate_only=True)
+        if est is not None:
+            est = est.times(size.draws or pop.draws)
+            check_fits(est, f"population {pop.label}")
+        lines.append(f"  {pop.label}: " + (est.line() if est else "memory: no estimate"))
+    return lines
 
 
 def list_registered() -> int:
@@ -230,7 +315,8 @@ def list_registered() -> int:
     for name, path in sorted(known_experiments().items()):
         try:
             exp = load_experiment(str(path))
-            print(f"  {name:16s} {exp.title}  (sizes: {', '.join(exp.sizes)})")
+            claims = " [reproduce]" if exp.claim_order is not None else ""
+            print(f"  {name:16s} {exp.title}  (sizes: {', '.join(exp.sizes)}){claims}")
         except (ValueError, OSError) as err:
             print(f"  {name:16s} (cannot load: {err})")
     return 0

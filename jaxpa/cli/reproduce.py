@@ -21,8 +21,15 @@ def _agree(c) -> str:
     return f"{c.agree}/{c.total}{ci}"
 
 
+UNDERPOWERED = ("--quick runs every experiment at its quick size (fewer draws, seeds and rounds, "
+                "horizons that may sit below the burn-in): its verdicts are underpowered, a "
+                "smoke test of the pipeline, not evidence; `jaxpa reproduce` gives the claims.")
+
+
 def reproduce(experiments, args) -> int:
     size = "quick" if args.quick else "default"
+    if args.quick:
+        print(f"note: {UNDERPOWERED}", flush=True)
     out = Path(args.out)
     t0 = time.perf_counter()
     done = []
@@ -34,7 +41,8 @@ def reproduce(experiments, args) -> int:
     lines = ["# jaxpa: reproducing the user-diversity claims\n",
              f"Command: `jaxpa reproduce{' --quick' if args.quick else ''} --seed {args.seed}`; "
              f"{minutes:.1f} min on {meta['backend']} ({meta['cpu_count']} CPUs), {meta['code']}.\n",
-             "Every verdict follows a fixed rule of its experiment (experiments/*.py) on the "
+             *([f"**{UNDERPOWERED}**\n"] if args.quick else []),
+             "Every verdict follows a fixed rule of its experiment (experiments/) on the "
              "statistics of the runs; 'not supported' and 'inconclusive' are reported as measured. "
              "'agree' is the share of instance draws whose own verdict agrees with the claim "
              "(95% Wilson interval).\n",
@@ -63,5 +71,7 @@ def reproduce(experiments, args) -> int:
     store.write_json("claims.json", {"claims": claims, "minutes": minutes}, stamp)
     store.finish_outputs(stamp, meta)
     print("\n" + "\n".join(f"  {c['verdict']:14s} {c['experiment']}: {c['name']}" for c in claims))
+    if args.quick:
+        print(f"\n(quick size: underpowered verdicts; `jaxpa reproduce` gives the claims)")
     print(f"\nwrote {out / 'report.md'} ({minutes:.1f} min)")
     return 0

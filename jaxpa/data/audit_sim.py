@@ -32,7 +32,7 @@ from jaxpa.diagnostics import curve_stats, stats_summary
 from jaxpa.envs.feedback import FeedbackModel, make_feedback
 from jaxpa.envs.instance import Instance
 from jaxpa.learners import make_learner, set_hparams
-from jaxpa.offline.logging import check_policy, instance_rows, row_ids, sufficient_stats
+from jaxpa.offline.logging_policies import check_policy, instance_rows, row_ids, sufficient_stats
 from jaxpa.offline.mle import ridge_mle_weighted
 from jaxpa.offline.sampled import row_margins, row_probs, sample_log
 from jaxpa.offline.subopt import suboptimality

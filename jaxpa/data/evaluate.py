@@ -19,6 +19,7 @@ from scipy import stats
 from jaxpa.data.fit import (ChoiceData, as_choice_data, choice_logprobs, fit_personalized,
                             fit_population, row_mask)
 from jaxpa.data.panels import PanelError, PreferencePanel, subset
+from jaxpa.envs.precision import full_precision
 
 Array = jax.Array
 
@@ -50,6 +51,7 @@ def split_last(panel: PreferencePanel, n_test: int = 1) -> tuple[PreferencePanel
 
 
 @jax.jit
+@full_precision
 def choice_metrics(heads: Array, data: ChoiceData, user: Array) -> tuple[Array, Array]:
     """Log-likelihood [n] and accuracy [n] of each choice under its user's head (heads [U, d])."""
     lp = jax.vmap(choice_logprobs)(heads[user], data.features, data.available)  # [n, J]

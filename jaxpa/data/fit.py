@@ -29,6 +29,7 @@ import jax.numpy as jnp
 from flax import struct
 
 from jaxpa.data.panels import PanelError, PreferencePanel
+from jaxpa.envs.precision import full_precision
 
 Array = jax.Array
 
@@ -136,6 +137,7 @@ STEPS = 2.0 ** -np.arange(12)
 
 
 @functools.partial(jax.jit, static_argnames=("n_iter",))
+@full_precision
 def newton_fit(data: ChoiceData, prior_mean: Array, prior_precision: Array, n_iter: int = 30):
     """argmin_theta -loglik(theta) + (theta - m)^T P (theta - m) / 2 by damped Newton from m.
 
@@ -200,6 +202,7 @@ class PopulationFit:
 
 
 @functools.partial(jax.jit, static_argnames=("n_iter",))
+@full_precision
 def _fit_population(data: ChoiceData, scale: Array, ridge: Array, n_iter: int):
     d = scale.shape[0]
     zero = jnp.zeros((d,), scale.dtype)
@@ -240,6 +243,7 @@ def fit_user(data: ChoiceData, theta_pop: Array, information: Array, scale: Arra
 
 
 @functools.partial(jax.jit, static_argnames=("n_iter",))
+@full_precision
 def _fit_users(data: ChoiceData, theta_pop, information, scale, shrinkage, n_iter: int):
     """Heads [U, d] and gradient norms [U] for one shrinkage value: fit_user vmapped over users."""
     fit = functools.partial(fit_user, n_iter=n_iter)

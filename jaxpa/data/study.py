@@ -1,5 +1,5 @@
 """One code path for a preference panel: the fits, the held-out study, the calibrated population,
-its diagnostics and its coverage, as ``jaxpa run real`` (E5, experiments/real.py) and ``jaxpa
+its diagnostics and its coverage, as ``jaxpa run real`` (E5, experiments/real/experiment.py) and ``jaxpa
 audit`` (jaxpa/data/audit.py) both compute them.
 
 ``panel_study(panel, grid, n_test, prompts, key)``:
@@ -19,7 +19,7 @@ audit`` (jaxpa/data/audit.py) both compute them.
 the head spectrum) and ``panel_coverage`` (random subsets of users covering D) complete what E5
 reports per panel. E5's populations are built by ``calibrated_panel`` (its ``Population(build=...,
 host=True)``), which memoizes the study so that the experiment's analysis
-(jaxpa/experiment/real_section.py) reads the same fits without refitting: an audit of a CSV
+(experiments/real/section.py) reads the same fits without refitting: an audit of a CSV
 export of a panel, under the same key, therefore reproduces E5's numbers by construction.
 """
 from __future__ import annotations

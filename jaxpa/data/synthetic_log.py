@@ -24,6 +24,7 @@ import jax.numpy as jnp
 from jaxpa.data.panels import PreferencePanel
 from jaxpa.data.preference_log import AUTO, LogColumns
 from jaxpa.envs.instance import Instance, InstanceError, min_gap as min_gap_of, rewards, validate
+from jaxpa.envs.precision import full_precision
 
 Array = jax.Array
 
@@ -122,6 +123,7 @@ def matched_populations(key: Array, n_types: int = 8, copies: int = 3, *, k: int
 
 
 @functools.partial(jax.jit, static_argnums=(1, 2, 3, 4, 5, 6))
+@full_precision
 def _matched(key, n_types, copies, k, d, n_responses, n_prompts, scale):
     kh, kw, kf = jax.random.split(key, 3)
     unit = lambda x: x / jnp.linalg.norm(x, axis=-1, keepdims=True)

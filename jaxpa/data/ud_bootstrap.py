@@ -52,6 +52,7 @@ from jaxpa.data.panels import PreferencePanel
 from jaxpa.diagnostics import diagnose
 from jaxpa.envs.feedback import FeedbackModel, make_feedback
 from jaxpa.envs.instance import Instance
+from jaxpa.envs.precision import full_precision
 
 Array = jax.Array
 VERDICTS = ("holds", "fails", "undetermined")
@@ -77,6 +78,7 @@ def _resample(keys: Array, counts: Array, n_slots: int):
 
 
 @functools.partial(jax.jit, static_argnames=("n_iter", "batch"))
+@full_precision
 def _replicates(keys, full: ChoiceData, counts, theta_pop, information, scale, grid, thin, *,
                 n_iter: int, batch: int):
     """Every replicate (keys [B, 2]): multiplicities [B, U], heads [B, U, d] at the shrinkage of
@@ -162,6 +164,7 @@ def ud_verdict(frac_resolved: float, frac_raw: float, level: float = 0.95) -> st
 
 
 @functools.partial(jax.jit, static_argnames=("feedback", "batch"))
+@full_precision
 def _diagnose_many(base: Instance, heads, probs, rtol, *, feedback, batch):
     """(ud_holds, lambda_D, coverage) [B] of ``base`` with heads [B, U, d] and nu [B, U]."""
     def one(x):

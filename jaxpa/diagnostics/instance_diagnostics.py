@@ -84,7 +84,7 @@ class Diagnostics:
         of greedy, where it is finite; how well it predicts the plateau (rank correlation and
         log-log slope with CIs, beyond the gap-only control 1/(kappa Delta_min^2), across F1
         draws and controlled dials) is measured by the dial experiment (``jaxpa dial``,
-        experiments/dial.py; its report.md). NaN for feedback models without ``lock_play``
+        experiments/dial/experiment.py; its report.md). NaN for feedback models without ``lock_play``
         (only bt_ref has one).
     """
 

@@ -4,7 +4,7 @@ N, K, d, Delta_min and kappa stay fixed *exactly* (MODEL.md §6: "a dial must mo
 Every dial is a pure function ``dial(key, value, **sizes) -> Instance``, jittable and vmappable
 over the key (draws) and the value (the dial): ``dial_grid``, or as an experiment's population,
 ``Population(label, build=rotate_head, dial=("s", values), options={...sizes})`` (the value is the
-keyword ``s``, ``p`` or ``b``; experiments/dial.py).
+keyword ``s``, ``p`` or ``b``; experiments/dial/experiment.py).
 
 The construction (worked out on paper; one prompt, so M = 1):
 
@@ -37,12 +37,12 @@ The construction (worked out on paper; one prompt, so M = 1):
 """
 from __future__ import annotations
 
-import functools
 
 import jax
 import jax.numpy as jnp
 
 from jaxpa.envs.instance import Instance, InstanceError
+from jaxpa.envs.precision import full_precision
 from jaxpa.envs.sampling import reject
 
 Array = jax.Array
@@ -51,7 +51,8 @@ DEFAULTS = dict(k=3, n_responses=3, n_per_group=3, margin=1.0, gap=0.5, spread=1
 # The dials are jitted with their sizes static and the key and dial value traced: one compiled
 # program per sizes serves every draw and every value (an experiment's population calls them on
 # the host per draw, ``Population(..., host=True)``, so moving along a dial compiles nothing new).
-_jit = functools.partial(jax.jit, static_argnames=tuple(DEFAULTS))
+def _jit(fun):
+    return jax.jit(full_precision(fun), static_argnames=tuple(DEFAULTS))
 
 
 def _check(k: int, n_responses: int, n_per_group: int, margin: float, gap: float) -> None:

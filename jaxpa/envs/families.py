@@ -20,6 +20,7 @@ import jax
 import jax.numpy as jnp
 
 from jaxpa.envs.keys import check_key
+from jaxpa.envs.precision import full_precision
 from jaxpa.envs.matched import matched_fails, matched_holds, robust_fails, robust_holds
 from jaxpa.envs.instance import (Instance, InstanceError, gaps, min_gap, optimal_responses,
                                  validate)
@@ -222,7 +223,7 @@ def _jitted(name: str, static: tuple, dynamic_names: tuple):
         options = dict(static, **dict(zip(dynamic_names, dynamic)))
         inst = jax.vmap(lambda k: FAMILIES[name](k, **options))(keys)
         return inst, jax.vmap(min_gap)(inst)
-    return jax.jit(draw)
+    return jax.jit(full_precision(draw))
 
 
 def _draw(name: str, hyper: dict, keys: Array) -> tuple[Instance, np.ndarray]:

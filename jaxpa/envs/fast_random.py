@@ -6,9 +6,11 @@ JAX lowers the Threefry hash on the CPU as a rolled ``fori_loop`` (to compile fa
 about 20x slower per random word than the unrolled form JAX uses on GPUs (benchmarks/RESULTS.md).
 ``fast_cpu_random()`` registers the unrolled lowering for the CPU too: same hash, same bits,
 compile time a fraction of a second longer. Registering a lowering rule changes how *every*
-program of the process is compiled, so jaxpa leaves it to the caller: the command line and the
-benchmarks turn it on; in your own code call ``fast_cpu_random()`` once, or use it as a context
-manager (``with fast_cpu_random(): ...``), which restores the previous rule on exit.
+program of the process is compiled, so jaxpa never leaves it installed behind the caller's back:
+the runner uses it as a context manager around its own program calls (``run_programs``: the API
+as called gets the speed, nothing else changes); the command line and the benchmarks turn it on
+for the process; in your own code call ``fast_cpu_random()`` once, or use it as a context manager
+(``with fast_cpu_random(): ...``), which restores the previous rule on exit.
 """
 from __future__ import annotations
 

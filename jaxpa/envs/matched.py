@@ -12,7 +12,7 @@ z(y*) = h ⊗ phi(y*) give the side's UD status, with a margin (``_covered``): o
 every leave-one-user-out subset of them still spans R^{kd} (no user's decisions rest on its own
 play alone); on the fails side they miss part of D, which with M < d happens when the users agree
 on their optimal responses while disagreeing elsewhere. N, M, K, d, k and the reference agree by
-construction; Delta_min, kappa and the share of y* = y0 by the windows (tests/test_matched.py checks
+construction; Delta_min, kappa and the share of y* = y0 by the windows (tests/envs/test_matched.py checks
 the distributions). What differs is the heads' arrangement: spread on the holds side, agreeing at
 the optimum on the fails side.
 

@@ -17,6 +17,8 @@ import functools
 
 import jax
 
+from jaxpa.envs.precision import full_precision
+
 CPU_OPTIONS = {"xla_backend_optimization_level": 0}
 
 
@@ -34,6 +36,7 @@ def one_shot_jit(fun=None, **jit_kwargs):
 class _OneShot:
     def __init__(self, fun, jit_kwargs):
         functools.update_wrapper(self, fun)
+        fun = full_precision(fun)  # float32 products at full precision on every backend
         self._plain = jax.jit(fun, **jit_kwargs)
         self._cpu = jax.jit(fun, compiler_options=CPU_OPTIONS, **jit_kwargs)
 

@@ -24,7 +24,7 @@ from jaxpa.diagnostics.curve_stats import curve_stats, curve_verdict, lock_in
 from jaxpa.diagnostics.instance_diagnostics import diagnose
 from jaxpa.diagnostics.report import diagnostics_summary
 from jaxpa.envs.instance import Instance
-from jaxpa.experiment.spec import Experiment, Learners, Population, Size, label_key
+from jaxpa.experiment.spec import Experiment, LearnerGrid, Population, Size, label_key
 from jaxpa.learners.hparams import check_hparams, flat_hparams, set_hparams
 from jaxpa.learners.registry import make_learner
 from jaxpa.results import Store, fingerprint
@@ -68,7 +68,7 @@ class Run:
 
 
 @dataclasses.dataclass
-class Results:
+class ExperimentResults:
     """What an experiment's ``analyze`` and claim rules read (and ``part`` to compute more)."""
 
     experiment: Experiment
@@ -115,7 +115,7 @@ def _progress(total: int, quiet: bool):
     return bar, advance
 
 
-def resolved(learners: Learners, feedback, horizon: int):
+def resolved(learners: LearnerGrid, feedback, horizon: int):
     """(learner, swept hparams as arrays, [flat hparams of each grid point]) for a grid."""
     learner = make_learner(learners.name, feedback, **dict(learners.options))
     points = learners.grid()
@@ -141,10 +141,10 @@ def check(experiment: Experiment, size: Size) -> None:
 
 def run(experiment: Experiment, size_name: str = "default", *, out=None, seed: int = 0,
         size: Size | None = None, quiet: bool = False, log: Callable[[str], None] = print,
-        devices=None) -> Results:
+        devices=None) -> ExperimentResults:
     """Run ``experiment`` at a size (or an explicit ``size``) into ``out`` (default
-    results/<name>), resuming from its stored parts; returns the Results (outputs written by
-    ``jaxpa.experiment.outputs.write``, which this calls)."""
+    results/<name>), resuming from its stored parts; returns the ExperimentResults
+    (outputs written by ``jaxpa.experiment.outputs.write``, which this calls)."""
     from jaxpa.experiment import outputs
 
     size = size or experiment.size(size_name)
@@ -195,7 +195,7 @@ def run(experiment: Experiment, size_name: str = "default", *, out=None, seed: i
                 label = part.group.label
                 if part.stored is None:
                     arrays = fresh[part.name]
-                    store.put(part.name, part.config, arrays)
+                    store.put(part.name, part.config, arrays, seconds=took / len(missing))
                     store.log(f"  {pop.label} {label}: computed in {took:.1f} s"
                               + (f" (one program: {together})" if len(missing) > 1 else ""))
                 else:
@@ -207,7 +207,8 @@ def run(experiment: Experiment, size_name: str = "default", *, out=None, seed: i
                     runs[(pop.label, point_label)] = _make_run(
                         pop.label, point_label, part.group.name, point, arrays, h,
                         len(part.points), inst)
-        results = Results(experiment, size_name, size, seed, key, store, pops, runs, advance)
+        results = ExperimentResults(experiment, size_name, size, seed, key, store, pops, runs,
+                                    advance)
         results.sections = outputs.write(results, elapsed=lambda: time.perf_counter() - t0,
                                          log=log)
     finally:
@@ -219,7 +220,7 @@ class _Part(NamedTuple):
     """A learner grid on a population as a part of the store: stored holds its arrays when the
     store has them (None: to compute)."""
 
-    group: Learners
+    group: LearnerGrid
     learner: Any
     hparams: Any
     points: list

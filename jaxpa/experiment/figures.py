@@ -43,31 +43,36 @@ def mean_band(curves: np.ndarray, z: float = 1.96):
     return x.mean(0), z * sd / np.sqrt(n)
 
 
-def regret_panel(ax, checkpoints, series: dict, title: str = "") -> None:
-    """Mean R(t) with 95% bands on log-log axes; ``series``: label -> [..., C] curves. Baselines
-    (uniform, oracle) are drawn grey and dashed; curves that stay at 0 (the oracle) are named in
-    the legend but cannot be drawn on a log axis."""
+def regret_panel(ax, checkpoints, series: dict, title: str = "", yscale: str = "log",
+                 legend: bool = True) -> None:
+    """Mean R(t) with 95% bands against log t; ``series``: label -> [..., C] curves. yscale "log"
+    (log-log: polynomial growth is a line) or "linear" (log-x, linear y: c·log T is a straight
+    line and bounded regret a flat one, the two the claims tell apart). Baselines (uniform,
+    oracle) are drawn grey and dashed; on a log y axis curves that stay at 0 (the oracle) are
+    named in the legend but cannot be drawn."""
     t = np.asarray(checkpoints, np.float64)
+    log_y = yscale == "log"
     zero = []
     color = iter(f"C{i}" for i in range(100))
     for label, curves in series.items():
         m, h = mean_band(curves)
-        if not np.any(m > 0):
-            zero.append(label)
-            continue
         base = label in BASELINES
         c = "0.55" if base else next(color)
-        keep = m > 0
+        if log_y and not np.any(m > 0):
+            zero.append(label)
+            continue
+        keep = m > 0 if log_y else np.ones_like(m, bool)
+        lo = np.maximum(m - h, m * 0.05) if log_y else m - h
         ax.plot(t[keep], m[keep], color=c, ls="--" if base else "-", lw=1.2 if base else 1.8,
                 label=label)
-        ax.fill_between(t[keep], np.maximum(m - h, m * 0.05)[keep], (m + h)[keep], color=c,
-                        alpha=0.15)
+        ax.fill_between(t[keep], lo[keep], (m + h)[keep], color=c, alpha=0.15)
     if zero:
         ax.plot([], [], " ", label=f"{', '.join(zero)}: R(t) = 0")
-    ax.set(xscale="log", yscale="log", xlabel="round t (log scale)",
-           ylabel="cumulative regret R(t) (log scale)", title=title)
+    ax.set(xscale="log", yscale=yscale, xlabel="round t (log scale)",
+           ylabel="cumulative regret R(t)" + (" (log scale)" if log_y else ""), title=title)
     ax.grid(alpha=0.3, which="both")
-    ax.legend(fontsize=8)
+    if legend:
+        ax.legend(fontsize=8)
 
 
 def regret_figure(results):
@@ -75,13 +80,18 @@ def regret_figure(results):
     in the title."""
     plt = pyplot()
     pops = list(results.populations)
-    fig, axes = plt.subplots(1, len(pops), figsize=(5.6 * len(pops), 4.4), squeeze=False)
-    for ax, pop in zip(axes[0], pops):
+    fig, axes = plt.subplots(2, len(pops), figsize=(5.6 * len(pops), 8.4), squeeze=False)
+    for j, pop in enumerate(pops):
         p = results.populations[pop]
         ud = np.asarray(p.diagnostics.ud_holds)
         verdict = ("UD holds" if ud.all() else "UD fails" if not ud.any()
                    else f"UD holds on {int(ud.sum())}/{ud.size}")
         series = {lab: results.run(pop, lab).regret for lab in results.labels(pop)}
         ck = next(iter(results.runs.values())).checkpoints
-        regret_panel(ax, ck, series, f"{pop}: {verdict}")
+        regret_panel(axes[0, j], ck, series, f"{pop}: {verdict}")
+        # log-x, linear y: log T is a straight line, bounded regret flat; the learners only
+        # (the baselines' linear regret would flatten everything else)
+        learners = {k: v for k, v in series.items() if k not in BASELINES} or series
+        regret_panel(axes[1, j], ck, learners, f"{pop}: learners, linear regret axis",
+                     yscale="linear", legend=False)
     return finish(fig)

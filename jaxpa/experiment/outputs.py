@@ -11,7 +11,9 @@ from typing import Any, Callable
 
 import numpy as np
 import jax
+import jax.numpy as jnp
 
+from jaxpa.envs.instance import optimal_responses
 from jaxpa.results import code_identity, config_hash
 
 
@@ -73,6 +75,28 @@ def summary_rows(results) -> list[dict]:
     return rows
 
 
+def matching_table(results, pops) -> tuple[str, list[dict]]:
+    """Quartiles of Delta_min, kappa and the share of y* = y0 on each side, and the UD status: the
+    check that two populations are matched (the online and offline experiments print it)."""
+    rows = []
+    for pop in pops:
+        p = results.populations[pop]
+        d = p.diagnostics
+        ref_share = np.asarray(jax.vmap(lambda i: jnp.mean((optimal_responses(i) ==
+                                                           i.reference[None]).astype(jnp.float32)))(p.instances))
+        row = {"population": pop, "draws": int(np.size(d.ud_holds)),
+               "UD holds": f"{int(np.sum(d.ud_holds))}/{int(np.size(d.ud_holds))}"}
+        for name, v in (("Delta_min", d.min_gap), ("kappa", d.kappa), ("y*=y0 share", ref_share),
+                        ("lambda_D", d.lambda_D)):
+            q = np.percentile(np.asarray(v, np.float64), [25, 50, 75])
+            row[name] = f"{q[1]:.3g} [{q[0]:.3g}, {q[2]:.3g}]"
+        rows.append(row)
+    cols = list(rows[0])
+    text = "| " + " | ".join(cols) + " |\n|" + "---|" * len(cols) + "\n" + "\n".join(
+        "| " + " | ".join(str(r[c]) for c in cols) + " |" for r in rows)
+    return text, rows
+
+
 def format_table(rows: list[dict], columns: list[str]) -> str:
     """A plain-text table with right-aligned columns."""
     cells = [[str(r.get(c, "")) for c in columns] for r in rows]
@@ -120,7 +144,8 @@ def write(results, elapsed: Callable[[], float], log=print) -> list:
     figure = (exp.figure or regret_figure)(results) if results.runs else None
     config = {"experiment": exp.name, "size": results.size_name,
               "horizon": results.size.horizon, "seeds": results.size.seeds,
-              "extra": dict(results.size.extra), "seed": results.seed,
+              "options": (dataclasses.asdict(results.size.options)
+                          if results.size.options is not None else None), "seed": results.seed,
               "feedback": exp.feedback_model().label,
               "populations": [p.describe() for p in exp.populations],
               "learners": [dataclasses.asdict(g) for g in exp.learners]}
@@ -141,17 +166,20 @@ def write(results, elapsed: Callable[[], float], log=print) -> list:
             store.write_csv(f"{s.name or 'section'}.csv", s.rows, stamp)
     metadata = run_metadata()
     minutes = elapsed() / 60
+    timing = time_note(store, minutes)
     store.write_json("summary.json", {
-        "config": config, "metadata": metadata, "minutes": minutes, "rows": rows,
+        "config": config, "metadata": metadata, "minutes": minutes,
+        "compute_minutes": store.compute_seconds() / 60, "parts_loaded": len(store.loaded),
+        "rows": rows,
         "unhealthy": unhealthy, "diagnostics": {p: r.summaries for p, r in results.populations.items()},
         "sections": {s.title: s.data for s in sections},
         "claims": [c.as_dict() for c in claims]}, stamp)
-    store.write_text("report.md", _markdown(results, sections, claims, unhealthy, minutes,
+    store.write_text("report.md", _markdown(results, sections, claims, unhealthy, timing,
                                             metadata), stamp)
     store.finish_outputs(stamp, metadata)
     _close([f for f in [figure] if f is not None] + [f for s in sections for f in s.figures.values()])
     log(f"\n{exp.title}: T = {results.size.horizon}, {results.size.seeds} seeds, "
-        f"{exp.feedback_model().label} feedback ({minutes:.1f} min)")
+        f"{exp.feedback_model().label} feedback ({timing})")
     if results.runs:
         log(brief_table(results))
     for c in claims:
@@ -175,12 +203,22 @@ def _curves(results) -> dict[str, np.ndarray]:
     return out
 
 
-def _markdown(results, sections, claims, unhealthy, minutes, metadata) -> str:
+def time_note(store, minutes: float) -> str:
+    """The run's time; after a resume, also what the parts it loaded took to compute (so the
+    report does not show a resume's seconds as the cost of the results)."""
+    if not store.loaded:
+        return f"{minutes:.1f} min"
+    return (f"{store.compute_seconds() / 60:.1f} min of computation in its parts, "
+            f"{len(store.loaded)} of {len(store.seconds)} loaded from an earlier run; "
+            f"{minutes:.1f} min in this run")
+
+
+def _markdown(results, sections, claims, unhealthy, timing, metadata) -> str:
     exp = results.experiment
     lines = [f"# {exp.title}\n",
              f"Command: `jaxpa run {exp.name} --size {results.size_name} --seed {results.seed}`;"
              f" T = {results.size.horizon}, {results.size.seeds} seeds, feedback "
-             f"{exp.feedback_model().label}; {minutes:.1f} min on {metadata['backend']} "
+             f"{exp.feedback_model().label}; {timing} on {metadata['backend']} "
              f"({len(metadata['devices'])} device(s), {metadata['cpu_count']} CPUs), "
              f"{metadata['code']}.\n"]
     if exp.description:

@@ -2,8 +2,9 @@
 feedback model, how many rounds and seeds at each size, and what to conclude.
 
 Declarations only (frozen dataclasses); ``jaxpa.experiment.execute.run`` runs them. A file under
-the top-level ``experiments/`` folder defines ``EXPERIMENT = Experiment(...)`` and is run by
-``jaxpa run experiments/<file>.py [--size quick]``.
+the top-level ``experiments/`` folder (``experiments/<name>.py``, or ``experiments/<name>/
+experiment.py`` for an experiment with its own analysis modules) defines
+``EXPERIMENT = Experiment(...)`` and is run by ``jaxpa run <name> [--size quick]``.
 
 Key rule (explicit, so every number can be regenerated): with master key K = key(seed), the
 population labelled L draws instance i (dial value j) from
@@ -124,9 +125,11 @@ class Population:
 
 
 @dataclasses.dataclass(frozen=True)
-class Learners:
-    """A learner of the registry with options, and a grid of hyperparameters: every listed value
-    (a list) is crossed with the others, and the grid runs as one vmapped sweep. ``labels``
+class LearnerGrid:
+    """A declaration's learner grid (not a ``jaxpa.learners.Learner``: ``execute`` builds that from
+    ``name`` and ``options``): a learner of the registry with options, and a grid of
+    hyperparameters: every listed value (a list) is crossed with the others, and the grid runs as
+    one vmapped sweep. ``labels``
     names the grid points (default: the label with the varied values, e.g.
     ``greedy[warm_start=200]``; a single point keeps ``label``)."""
 
@@ -160,28 +163,49 @@ class Learners:
         return [f"{self.label}[{','.join(f'{k}={p[k]}' for k in varied)}]" for p in points]
 
 
+def _positive(value, name: str) -> None:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise InstanceError(f"{name}: expected a positive integer, got {value!r}")
+
+
 @dataclasses.dataclass(frozen=True)
 class Size:
     """horizon: rounds T; seeds: runs per (instance, learner); draws: instances per population
-    (overrides the population's draws when given); extra: experiment-specific knobs."""
+    (overrides the population's draws when given); options: the experiment's own typed options,
+    a frozen dataclass it declares once with its defaults (e.g. experiments/offline/records.py's
+    ``OfflineOptions``), or None. Checked here, once, for a declared size and for one the command
+    line overrides alike."""
 
     horizon: int
     seeds: int
     draws: int | None = None
-    extra: Mapping = ()
+    options: Any = None
 
     def __post_init__(self):
-        object.__setattr__(self, "extra", _frozen(self.extra))
+        validate_horizon(self.horizon, "horizon")
+        _positive(self.seeds, "seeds")
+        if self.draws is not None:
+            _positive(self.draws, "draws")
+        if self.options is not None and not dataclasses.is_dataclass(self.options):
+            raise InstanceError(f"options: expected a dataclass instance, got {self.options!r}")
 
-    def get(self, name: str, default=None):
-        return dict(self.extra).get(name, default)
+    def options_or(self, kind):
+        """The size's options, checked to be a ``kind`` (a dataclass); ``kind()`` when none."""
+        if self.options is None:
+            return kind()
+        if not isinstance(self.options, kind):
+            raise InstanceError(f"options: expected {kind.__name__}, got "
+                                f"{type(self.options).__name__}")
+        return self.options
 
 
 @dataclasses.dataclass(frozen=True)
 class Experiment:
     """A whole experiment (module docstring). analyze(results) -> list of ``Section``: the
     experiment's own tables, figures and claims, computed from the runs (and, through
-    ``results.part``, from further stored computations such as offline curves)."""
+    ``results.part``, from further stored computations such as offline curves). claim_order:
+    set on the experiments that test the paper's claims; ``jaxpa reproduce`` discovers them and
+    runs them in this order (None: not part of it)."""
 
     name: str
     title: str
@@ -194,6 +218,7 @@ class Experiment:
     analyze: Callable | None = None
     figure: Callable | None = None
     description: str = ""
+    claim_order: int | None = None
 
     def __post_init__(self):
         object.__setattr__(self, "populations", tuple(self.populations))
@@ -207,12 +232,8 @@ class Experiment:
         if name not in self.sizes:
             raise InstanceError(f"--size: experiment {self.name!r} has sizes "
                                 f"{sorted(self.sizes)}, not {name!r}")
-        size = self.sizes[name]
-        validate_horizon(size.horizon, "horizon")
-        if isinstance(size.seeds, bool) or not isinstance(size.seeds, int) or size.seeds < 1:
-            raise InstanceError(f"seeds: expected a positive integer, got {size.seeds!r}")
-        return size
+        return self.sizes[name]  # checked when declared (Size.__post_init__)
 
-    def with_learners(self, *learners: Learners) -> "Experiment":
+    def with_learners(self, *learners: LearnerGrid) -> "Experiment":
         """A copy with other learners (for variants of a file's experiment)."""
         return dataclasses.replace(self, learners=tuple(learners))

@@ -63,8 +63,7 @@ def fit_cells(feedback: FeedbackModel, rows: Array, plays: Array, sums: Array, r
     p = rows.shape[-1]
     w = plays.reshape(-1)
     y = sums.reshape(-1) / jnp.maximum(w, 1.0)
-    with jax.default_matmul_precision("highest"):
-        return newton_converge(rows.reshape(-1, p), y, w, ridge, feedback, theta0, max_iter, tol)
+    return newton_converge(rows.reshape(-1, p), y, w, ridge, feedback, theta0, max_iter, tol)
 
 
 def greedy_exact(feedback: FeedbackModel, featurizer: Featurizer | None = None,

@@ -17,7 +17,7 @@ For Gaussian (``scalar``) feedback this is recursive least squares: exactly the 
 argmin ||y - Z theta||^2 / s^2 + ridge ||theta||^2 at every t. For logistic (``bt_*``) feedback the
 curvature of each datum is frozen at the estimate it was seen with (an online Newton / extended
 Kalman approximation of the ridge MLE, O(p^2) a round instead of a full Newton solve over all
-data); tests/test_mle.py bounds its distance to the exact ridge MLE on the logged data. V_inv is
+data); tests/offline/test_mle.py bounds its distance to the exact ridge MLE on the logged data. V_inv is
 kept exactly symmetric (the correction is symmetrised) to stop float32 drift.
 """
 from __future__ import annotations
@@ -76,7 +76,7 @@ def glm_initializer(featurizer: Featurizer):
 
 def glm_update_rank_one(state: GLMState, g: Array, a: Array, h: Array) -> GLMState:
     """``glm_update`` for grad = a g and factors [sqrt(h) g], with one V_inv product instead of
-    two (module docstring); equal to it up to float rounding (tests/test_mle.py)."""
+    two (module docstring); equal to it up to float rounding (tests/offline/test_mle.py)."""
     w = state.V_inv @ g
     c = 1.0 + h * (g @ w)
     X = jnp.outer(w, w) * (h / c)

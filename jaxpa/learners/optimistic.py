@@ -6,7 +6,7 @@ The learner keeps the shared ridge MLE (theta, V^-1) of learners/glm.py and play
 
 where the anchor is what the feedback compares y with: nothing (z_anchor = 0) for ``scalar``,
 which makes this exactly LinUCB with ridge lambda (disjoint LinUCB when z is one-hot arm ⊗ context,
-see tests/test_learner_peers.py), and the reference z(y0) for ``bt_ref``, ``bt_duel`` and ``mnl``
+see tests/learners/test_learner_peers.py), and the reference z(y0) for ``bt_ref``, ``bt_duel`` and ``mnl``
 (GLM-UCB on the comparison direction; the reference itself gets no bonus, as playing it teaches
 nothing under ``bt_ref``): the anchor is the feedback model's (``feedback.anchor``). Under
 ``bt_duel`` with the learner's own second response, the challenger is

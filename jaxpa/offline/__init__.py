@@ -5,7 +5,7 @@ Every function that depends on the feedback takes its model (a ``FeedbackModel``
 asks it (rows, action laws, likelihood, Fisher weights); models without single-index rows (mnl)
 are refused before anything compiles."""
 from jaxpa.offline.curves import projected_truth, subopt_curves
-from jaxpa.offline.logging import (POLICY_ALIASES, check_policy, design_rows, instance_rows,
+from jaxpa.offline.logging_policies import (POLICY_ALIASES, check_policy, design_rows, instance_rows,
                                    log_dataset, log_datasets, logging_policy, row_ids,
                                    sufficient_stats)
 from jaxpa.offline.mle import objective, offline_model, ridge_mle, ridge_mle_weighted

@@ -23,17 +23,18 @@ import jax.numpy as jnp
 
 from jaxpa.envs.feedback import FeedbackModel
 from jaxpa.envs.instance import Instance, InstanceError, validate
-from jaxpa.offline.logging import (instance_rows, log_dataset, logging_policy, row_ids,
+from jaxpa.offline.logging_policies import (instance_rows, log_dataset, logging_policy, row_ids,
                                    sufficient_stats)
 from jaxpa.offline.mle import check_fit_args, offline_model, ridge_mle_weighted
 from jaxpa.offline.sampled import MAX_COUNT, STATIONARY, row_margins, row_probs, sample_log
 from jaxpa.offline.subopt import suboptimality, true_theta
 from jaxpa.runner import seed_keys
+from jaxpa.envs.precision import full_precision
 
 Array = jax.Array
 SPAN_RTOL = 1e-5  # a direction is in the logged span when its Gram eigenvalue > SPAN_RTOL * max
-# HIGHEST: the compiled programs run every product at full float32 precision: GPUs default to
-# TF32 matmuls (about 3 decimal digits), too coarse for rewards, decisions and Hessians.
+# The compiled programs run every product at full float32 precision (envs/precision.py): GPUs
+# default to TF32 matmuls (about 3 decimal digits), too coarse for rewards, decisions, Hessians.
 
 
 def projected_truth(X: Array, counts: Array, theta_star: Array) -> Array:
@@ -58,11 +59,11 @@ def _fit_and_score(inst, X_all, counts, sums, ridge, feedback, featurizer, n_ite
 
 @functools.partial(jax.jit, static_argnames=("feedback", "learner", "featurizer", "n_max",
                                              "n_iter", "batch"))
+@full_precision
 def _rollout_curves(keys, inst, hparams, ns, ridge, *, feedback, learner, featurizer, n_max,
                     n_iter, batch):
-    with jax.default_matmul_precision("highest"):  # see HIGHEST
-        return _rollout_body(keys, inst, hparams, ns, ridge, feedback, learner, featurizer, n_max,
-                             n_iter, batch)
+    return _rollout_body(keys, inst, hparams, ns, ridge, feedback, learner, featurizer, n_max,
+                         n_iter, batch)
 
 
 def _rollout_body(keys, inst, hparams, ns, ridge, feedback, learner, featurizer, n_max, n_iter,
@@ -79,9 +80,9 @@ def _rollout_body(keys, inst, hparams, ns, ridge, feedback, learner, featurizer,
 
 @functools.partial(jax.jit, static_argnames=("feedback", "featurizer", "n_max", "n_iter",
                                              "batch"))
+@full_precision
 def _sampled_curves(keys, inst, q, ns, ridge, *, feedback, featurizer, n_max, n_iter, batch):
-    with jax.default_matmul_precision("highest"):  # see HIGHEST
-        return _sampled_body(keys, inst, q, ns, ridge, feedback, featurizer, n_max, n_iter, batch)
+    return _sampled_body(keys, inst, q, ns, ridge, feedback, featurizer, n_max, n_iter, batch)
 
 
 def _sampled_body(keys, inst, q, ns, ridge, feedback, featurizer, n_max, n_iter, batch):

@@ -27,6 +27,7 @@ import jax
 import jax.numpy as jnp
 
 from jaxpa.envs.feedback import FeedbackModel, make_feedback
+from jaxpa.envs.precision import full_precision
 from jaxpa.learners.ridge_fit import newton_fit
 
 Array = jax.Array
@@ -62,9 +63,9 @@ def ridge_mle_weighted(X: Array, y: Array, weights: Array, ridge, *,
 
 
 @functools.partial(jax.jit, static_argnames=("feedback", "n_iter"))
+@full_precision
 def _ridge_mle(X, y, weights, ridge, *, feedback, n_iter):
-    with jax.default_matmul_precision("highest"):
-        return newton_fit(X, y, weights, ridge, feedback, n_iter)
+    return newton_fit(X, y, weights, ridge, feedback, n_iter)
 
 
 def prefix_weights(n_rows: int, n, dtype=jnp.float32) -> Array:

@@ -25,8 +25,9 @@ import jax.numpy as jnp
 
 from jaxpa.envs.feedback import FeedbackModel
 from jaxpa.envs.instance import Instance, InstanceError, rewards
-from jaxpa.offline.logging import check_policy
+from jaxpa.offline.logging_policies import check_policy
 from jaxpa.offline.mle import offline_model
+from jaxpa.envs.precision import full_precision
 
 Array = jax.Array
 
@@ -62,6 +63,7 @@ def row_probs(inst: Instance, policy: str, feedback="bt_ref") -> Array:
 
 
 @functools.partial(jax.jit, static_argnames=("policy", "feedback"))
+@full_precision
 def _row_probs(inst, *, policy, feedback):
     pi = action_probs(inst, policy, feedback)
     w = inst.user_probs[:, None] * inst.prompt_probs  # [N, M]
@@ -76,6 +78,7 @@ def row_margins(inst: Instance, feedback="bt_ref") -> Array:
 
 
 @functools.partial(jax.jit, static_argnames=("feedback",))
+@full_precision
 def _row_margins(inst, *, feedback):
     r, ref = _contexts(inst)
     acts = feedback.all_actions(inst.n_responses)
@@ -93,6 +96,7 @@ def row_means(inst: Instance, feedback="bt_ref") -> Array:
 
 
 @functools.partial(jax.jit, static_argnames=("feedback",))
+@full_precision
 def _row_means(inst, *, feedback):
     r, ref = _contexts(inst)
     return jax.vmap(jax.vmap(feedback.row_means))(r, ref).reshape(-1)

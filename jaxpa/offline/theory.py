@@ -25,13 +25,15 @@ import jax
 from jaxpa.envs.feedback import FeedbackModel
 from jaxpa.envs.instance import Instance, gaps, optimal_responses, support_mask
 from jaxpa.learners.design import design
-from jaxpa.offline.logging import check_policy, instance_rows
+from jaxpa.offline.logging_policies import check_policy, instance_rows
 from jaxpa.offline.sampled import row_margins, row_probs
+from jaxpa.envs.precision import full_precision
 
 RANGE_RTOL = 1e-6  # dz is in range(I) when its residual outside is below this, relative to |dz|
 
 
 @functools.partial(jax.jit, static_argnames=("featurizer",))
+@full_precision
 def _decisions(inst: Instance, featurizer: str):
     """(design [N, M, K, p], y* [N, M], gaps [N, M, K], support [N, M]) in one compiled call."""
     return design(inst, featurizer), optimal_responses(inst), gaps(inst), support_mask(inst)
@@ -49,6 +51,7 @@ def information(inst: Instance, policy: str, feedback: str | FeedbackModel = "bt
 
 
 @functools.partial(jax.jit, static_argnames=("feedback",))
+@full_precision
 def _fisher(margins, feedback):
     return feedback.fisher(margins)
 

@@ -24,8 +24,9 @@ from jax.sharding import Mesh, NamedSharding, PartitionSpec as P
 
 from jaxpa.envs.instance import Instance, InstanceError
 from jaxpa.learners.base import Learner
-from jaxpa.runner.simulate import (Curves, check_run, continued_checkpoints, drop_padding,
-                                   log_checkpoints, run_programs, seed_bucket, seed_keys)
+from jaxpa.runner.simulate import (Curves, check_memory, check_run, continued_checkpoints,
+                                   drop_padding, log_checkpoints, run_programs, seed_bucket,
+                                   seed_keys)
 
 AXIS = "runs"
 OVER = ("seeds", "instances")
@@ -88,12 +89,14 @@ def simulate_sharded_many(key: jax.Array, instance: Instance, feedback,
                           n_seeds: int = 1, n_checkpoints: int = 50, chunk: int | None = None,
                           on_chunk: Callable[[int, tuple], None] | None = None,
                           mesh: Mesh | None = None, over: str = "seeds",
-                          track_cells: bool = False,
+                          track_cells: bool = False, estimate_only: bool = False,
                           continue_factor: int | None = None) -> list[Curves]:
     """``simulate_sharded`` for several learners at once: ``runs`` is a list of (learner,
     hparams) pairs, all run on the same seeds, instances and rounds in one compiled program
     (``runner.simulate._programs``); one Curves per pair, each equal to its own
-    ``simulate_sharded`` call. ``on_chunk(t, curves)`` gets the tuple of curves;
+    ``simulate_sharded`` call. ``on_chunk(t, curves)`` gets the tuple of curves. The run's memory
+    is estimated from the shapes first and a run that cannot fit is refused (``runner.memory``);
+    ``estimate_only`` returns that estimate (a ``MemoryEstimate``) and runs nothing;
     ``continue_factor`` continues the runs past the horizon as ``simulate``'s does."""
     if isinstance(runs, (str, bytes)) or not isinstance(runs, Sequence) or not runs:
         raise InstanceError("runs: expected a non-empty list of (learner, hparams) pairs")
@@ -110,6 +113,15 @@ def simulate_sharded_many(key: jax.Array, instance: Instance, feedback,
         raise InstanceError(f"mesh: expected one axis named {AXIS!r}, got {mesh.axis_names}")
     n_dev = mesh.devices.size
     n_instances = None
+    end = None if continue_factor is None else horizon * int(continue_factor)
+    ckpts = (log_checkpoints(horizon, n_checkpoints) if end is None
+             else continued_checkpoints(horizon, end, n_checkpoints))
+    n_run = padded_size(seed_bucket(n_seeds), n_dev) if over == "seeds" else seed_bucket(n_seeds)
+    mem, exact = check_memory(feedback, tuple(learner for learner, _ in runs), instance,
+                              tuple(hparams), ckpts.shape[0], inst_batched, tuple(hp_batched),
+                              track_cells, n_run, end or horizon, chunk, list(mesh.devices.flat))
+    if estimate_only:
+        return mem
     if over == "seeds":  # padding: seeds n_seeds, n_seeds + 1, ..., dropped from the curves
         keys = _put(seed_keys(key, padded_size(seed_bucket(n_seeds), n_dev)), mesh, P(AXIS))
         instance = jax.tree.map(lambda x: _put(x, mesh, P()), instance)
@@ -125,9 +137,6 @@ def simulate_sharded_many(key: jax.Array, instance: Instance, feedback,
     hparams = [jax.tree.map(lambda x: _put(x, mesh, P()), hp) for hp in hparams]
     views = tuple(drop_padding(n_seeds, int(inst_batched) + int(hb), n_instances, fetch=gather)
                   for hb in hp_batched)
-    end = None if continue_factor is None else horizon * int(continue_factor)
-    ckpts = (log_checkpoints(horizon, n_checkpoints) if end is None
-             else continued_checkpoints(horizon, end, n_checkpoints))
     return list(run_programs(feedback, tuple(learner for learner, _ in runs), keys, instance,
                              tuple(hparams), ckpts, horizon, inst_batched, tuple(hp_batched),
-                             chunk, on_chunk, views, track_cells, end))
+                             chunk, on_chunk, views, track_cells, mem if exact else None, end))

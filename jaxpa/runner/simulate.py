@@ -32,14 +32,17 @@ import jax.numpy as jnp
 from flax import struct
 
 from jaxpa.envs.env import Context, draw_context, respond
+from jaxpa.envs.fast_random import fast_cpu_random
 from jaxpa.envs.feedback import FeedbackModel, make_feedback
 from jaxpa.envs.instance import Instance
+from jaxpa.envs.precision import full_precision
 from jaxpa.learners.base import Learner
 from jaxpa.runner.cells import CellTracker, init_cells, track
 from jaxpa.runner.checks import (INIT_ROUND, MAX_CHECKPOINTS, check_run,  # noqa: F401
                                  seed_bucket)
 from jaxpa.runner.curves import (Curves, continued_checkpoints, drop_padding,  # noqa: F401
                                  log_checkpoints, read_curves)
+from jaxpa.runner import memory
 
 Array = jax.Array
 
@@ -100,10 +103,12 @@ def init_state(key: Array, inst: Instance, learner: Learner, hparams):
     return learner.init(jax.random.fold_in(key, INIT_ROUND), inst, hparams)
 
 
+@full_precision
 def rollout(key: Array, instance: Instance, feedback, learner: Learner, hparams, horizon: int):
     """One seed, every round logged: (final state, Record with leading [horizon]). Memory O(T);
     for offline datasets, estimator checks and small experiments. Traceable (no checks: call
-    ``check_run`` first when the arguments come from a user)."""
+    ``check_run`` first when the arguments come from a user); products at full float32
+    precision (envs/precision.py)."""
     feedback = make_feedback(feedback)
 
     def body(state, t):
@@ -223,7 +228,8 @@ def _programs(feedback, learners, n_checkpoints, inst_batched, hp_batched, track
                  for learner, hb, hp, carry in zip(learners, hp_batched, hparams, carries))
 
 
-compiled_program = jax.jit(_programs, static_argnums=(0, 1, 2, 3, 4, 5))
+# traced with full-precision float32 products (envs/precision.py: GPUs default to TF32)
+compiled_program = jax.jit(full_precision(_programs), static_argnums=(0, 1, 2, 3, 4, 5))
 MAX_PROGRAMS = 64  # compiled programs kept by the runner (each holds ~10 MB and ~200 memory maps)
 
 
@@ -241,7 +247,7 @@ def seed_keys(key: Array, n_seeds: int) -> Array:
 
 
 def _fresh_cells(carry: Carry) -> Carry:
-    """The carry with an empty cell tracker (the continuation's second window)."""
+    """The carry with an empty cell tracker (a continuation's second window)."""
     c = carry.cells
     return carry.replace(cells=CellTracker(plays=jnp.zeros_like(c.plays),
                                            first=jnp.full_like(c.first, -1),
@@ -253,11 +259,17 @@ def run_programs(feedback, learners: tuple, keys: Array, instance: Instance, hpa
                  chunk: int | None = None,
                  on_chunk: Callable[[int, tuple], None] | None = None,
                  views: tuple | None = None, track_cells: bool = False,
+                 memory_check: memory.MemoryEstimate | None = None,
                  continue_to: int | None = None) -> tuple:
     """Run ``compiled_program`` for a tuple of learners over the horizon (in chunks if asked):
     one Curves per learner, from the final carries, repeated checkpoints dropped. ``views[i]``
     maps learner i's curves before they are returned or passed to ``on_chunk(t, curves)``
-    (padded seeds are dropped there).
+    (padded seeds are dropped there). The program is compiled with JAX's unrolled Threefry
+    lowering on the CPU (``envs.fast_random``: the same bits, ~1.6x the speed of a whole run),
+    installed only while the call runs and restored after, so nothing outside jaxpa's runner
+    changes and the API as called runs at the benchmark's speed. With ``memory_check`` (a run
+    whose upper bound does not fit, ``runner.memory``), each program is compiled first and run
+    only if its ``memory_analysis`` fits.
 
     continue_to: play on past the horizon T to this round, the same runs (the learners see
     ctx.horizon = continue_to from round T on, and the cell tracker, when kept, restarts at T:
@@ -271,12 +283,20 @@ def run_programs(feedback, learners: tuple, keys: Array, instance: Instance, hpa
     unique = np.unique(checkpoints, return_index=True)[1]
     end = horizon if continue_to is None else continue_to
     step = chunk if chunk is not None and chunk < end else end
-    carries, done, early = None, 0, (None,) * len(learners)
+    carries, done, checked, early = None, 0, {}, (None,) * len(learners)
     for stage_end in (horizon,) if continue_to is None else (horizon, continue_to):
         while done < stage_end:
             n = min(step, stage_end - done)
-            carries = compiled_program(*static, keys, instance, hparams, ck, np.int32(n),
-                                       np.int32(stage_end), carries)
+            args = (keys, instance, hparams, ck, np.int32(n), np.int32(stage_end), carries)
+            with fast_cpu_random():  # this program's Threefry unrolled on the CPU (docstring)
+                if memory_check is None:
+                    carries = compiled_program(*static, *args)
+                else:  # compiled apart (first chunk, later chunks), checked exactly, then run
+                    if (carries is None) not in checked:
+                        checked[carries is None] = compiled_program.lower(*static,
+                                                                          *args).compile()
+                        memory.check_compiled(checked[carries is None], memory_check)
+                    carries = checked[carries is None](*args)
             done += n
             curves = tuple(view(read_curves(c, checkpoints, unique, e))
                            for view, c, e in zip(views, carries, early))
@@ -303,12 +323,13 @@ def simulate(key: Array, instance: Instance, feedback, learner: Learner, hparams
     With ``chunk``, the horizon is played in chunks of that many rounds (the same numbers);
     ``on_chunk(t, curves)`` is called after each, with the curves filled up to round t, so long runs
     can report progress and save partial results. ``track_cells`` records each (user, prompt)
-    cell's play over the last half (lock-in statistics; memory [*B, *H, S, N, M]).
-    ``continue_factor`` c (an integer >= 2): after the horizon T, the same runs continue to c T
-    (``run_programs``' continue_to; the curves run to c T, T among their checkpoints; with
-    ``track_cells``, ``Curves.cells_at_horizon`` is the tracker over [T/2, T] and ``cells`` the
-    one over [c T / 2, c T]: permanent lock-in, ``diagnostics.permanent_lock``). Across
-    devices: ``runner.sharding``.
+    cell's play over the last half (lock-in statistics; memory [*B, *H, S, N, M]). Across
+    devices: ``runner.sharding``. The run's memory is estimated from the shapes before anything
+    is allocated (``runner.memory``): a run that cannot fit raises InstanceError saying how many
+    seeds would. ``continue_factor`` c (an integer >= 2): after the horizon T, the same runs
+    continue to c T (``run_programs``' continue_to; the curves run to c T, T among their
+    checkpoints; with ``track_cells``, ``Curves.cells_at_horizon`` is the tracker over [T/2, T]
+    and ``cells`` the one over [c T / 2, c T]: permanent lock-in, ``diagnostics.permanent_lock``).
     """
     key, feedback, horizon, hparams, hp_batched, inst_batched = check_run(
         key, instance, feedback, learner, hparams, horizon, n_seeds, chunk,
@@ -317,8 +338,12 @@ def simulate(key: Array, instance: Instance, feedback, learner: Learner, hparams
     end = horizon * (continue_factor or 1)
     ckpts = (log_checkpoints(horizon, n_checkpoints) if continue_factor is None
              else continued_checkpoints(horizon, end, n_checkpoints))
+    mem, exact = check_memory(feedback, (learner,), instance, (hparams,), ckpts.shape[0],
+                              inst_batched, (hp_batched,), track_cells, seed_bucket(n_seeds),
+                              end, chunk)
     view = drop_padding(n_seeds, int(inst_batched) + int(hp_batched))
     each = None if on_chunk is None else (lambda t, curves: on_chunk(t, curves[0]))
     return run_programs(feedback, (learner,), seed_keys(key, seed_bucket(n_seeds)), instance,
                         (hparams,), ckpts, horizon, inst_batched, (hp_batched,), chunk, each,
-                        (view,), track_cells, None if continue_factor is None else end)[0]
+                        (view,), track_cells, mem if exact else None,
+                        None if continue_factor is None else end)[0]

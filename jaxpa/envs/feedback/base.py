@@ -31,8 +31,10 @@ Array = jax.Array
 
 @dataclasses.dataclass(frozen=True)
 class FeedbackModel:
-    """Base class of feedback models (see the module docstring); subclasses set ``name`` and
-    implement the methods that raise ``NotImplementedError`` here."""
+    """The feedback-model contract (module docstring), documented method by method with Args and
+    Returns, and the base class of its implementations: a subclass sets ``name`` and implements
+    the methods that raise ``NotImplementedError`` here (``sample``, ``newton_terms``,
+    ``optimal_play`` ...), inheriting the rest."""
 
     name: ClassVar[str] = "feedback"
 
@@ -56,11 +58,28 @@ class FeedbackModel:
 
     # ----- the environment side ------------------------------------------------------------------
     def sample(self, key: Array, r: Array, action: Array, reference: Array):
-        """The user's answer to ``action``: a scalar (float, or an int32 index for a choice)."""
+        """The user's answer to ``action``.
+
+        Args:
+          key: a PRNG key of the round's feedback stream.
+          r: [K] true rewards of the candidates for this user and prompt.
+          action: int32 [A], what the learner showed.
+          reference: int32 scalar, y0(x).
+
+        Returns:
+          A scalar: a float (scalar feedback) or an int32 index (which response was chosen).
+        """
         raise NotImplementedError
 
     def regret(self, r: Array, action: Array) -> Array:
-        """Pseudo-regret of the action (expected rewards): r* - r(served response)."""
+        """Pseudo-regret of the action (expected rewards).
+
+        Args:
+          r: [K] true rewards; action: int32 [A].
+
+        Returns:
+          A float scalar, r* - r(served response) >= 0.
+        """
         return jnp.max(r) - r[action[0]]
 
     def extra_regrets(self, r: Array, action: Array) -> dict[str, Array]:
@@ -81,9 +100,19 @@ class FeedbackModel:
 
     def choose(self, key: Array, scores: Array, reference: Array,
                challenger: Callable[[Array], Array] | None = None) -> Array:
-        """Turn a learner's scores [K] into an action [A]: the served response is the argmax
-        (ties at random); ``challenger(first) -> [K]`` are the learner's own scores for a second
-        response, used where the model asks for one (``wants_challenger``)."""
+        """Turn a learner's scores into an action: the served response is the argmax (ties at
+        random).
+
+        Args:
+          key: a PRNG key (ties, the model's own randomness).
+          scores: [K] the learner's scores of the candidates.
+          reference: int32 scalar, y0(x).
+          challenger: ``challenger(first) -> [K]``, the learner's own scores for a second
+            response, used where the model asks for one (``wants_challenger``).
+
+        Returns:
+          action: int32 [A].
+        """
         return random_argmax(key, scores)[None]
 
     def oracle_action(self, key: Array, r: Array, reference: Array) -> Array:
@@ -98,8 +127,16 @@ class FeedbackModel:
 
     # ----- what an answer teaches ----------------------------------------------------------------
     def newton_terms(self, theta: Array, z: Array, action: Array, reference: Array, obs):
-        """Gradient [p] of the round's log-likelihood at theta and factors F [R, p] with
-        F^T F = its negative Hessian (learners/glm.py takes one Newton step with them)."""
+        """The round's log-likelihood around theta (learners/glm.py takes one Newton step).
+
+        Args:
+          theta: [p] parameter; z: [K, p] design rows of the candidates; action: int32 [A];
+          reference: int32 scalar; obs: the answer (``sample``'s output).
+
+        Returns:
+          (gradient [p] of the log-likelihood at theta, factors F [R, p] with F^T F its negative
+          Hessian).
+        """
         raise NotImplementedError
 
     @property
