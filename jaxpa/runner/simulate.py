@@ -308,6 +308,25 @@ def run_programs(feedback, learners: tuple, keys: Array, instance: Instance, hpa
     return curves
 
 
+def check_memory(feedback, learners: tuple, instance: Instance, hparams: tuple,
+                 n_checkpoints: int, inst_batched: bool, hp_batched: tuple, track_cells: bool,
+                 n_seeds: int, horizon: int, chunk: int | None = None,
+                 devices=None) -> tuple[memory.MemoryEstimate | None, bool]:
+    """Estimate a run's memory from its shapes (``runner.memory``) before anything is allocated:
+    raise InstanceError (one line, with the seeds that would fit) when it cannot fit. Returns
+    (the estimate, whether the program must be checked once compiled: ``run_programs``'s
+    ``memory_check``); (None, False) where the estimate itself fails (a JAX version whose
+    tracing it does not know): the run then goes ahead as it would have without it."""
+    static = (feedback, tuple(learners), n_checkpoints, inst_batched, tuple(hp_batched),
+              track_cells)
+    try:
+        est = memory.estimate(static, instance, tuple(hparams), n_seeds, horizon, devices,
+                              chunked=chunk is not None and chunk < horizon)
+    except Exception:  # noqa: BLE001: an estimate must never stop a run that would work
+        return None, False
+    return est, memory.check_fits(est)
+
+
 def simulate(key: Array, instance: Instance, feedback, learner: Learner, hparams=None, *,
              horizon: int, n_seeds: int = 1, n_checkpoints: int = 50, chunk: int | None = None,
              on_chunk: Callable[[int, Curves], None] | None = None,

@@ -41,7 +41,7 @@ N_SEEDS, H, T, T_OTHER = 3, 2, 12, 20
 FAST = {("greedy", "bt_duel[reference]"), ("ucb", "bt_duel[own]"), ("ts", "bt_ref"),
         ("eps_greedy", "scalar"), ("oracle", "bt_duel[uniform]"), ("uniform", "mnl"),
         ("greedy_exact", "bt_ref")}
-# pairs the registry refuses with a one-line error (tests/test_greedy_exact.py shows it)
+# pairs the registry refuses with a one-line error (tests/learners/test_greedy_exact.py shows it)
 REFUSED = {("greedy_exact", "mnl")}
 
 
