@@ -1,6 +1,6 @@
 """How many choices per user does the audit need to get the UD verdict right?
 
-Synthetic logs of matched populations (jaxpa.data.synthetic_log.matched_populations: 8 user types
+Synthetic logs of matched populations (jaxpa.audit.synthetic.matched_populations: 8 user types
 x 3 copies = 24 users, 20 prompts, K = 3 candidates, d = 3 features, k = 2; a diverse population,
 UD holds, and a homogeneous one, UD fails, with the same prompts, features, W and reference), each
 user answering c choice sets (conditional logit). For every c and draw: the audit's fits (default
@@ -23,8 +23,8 @@ from pathlib import Path
 
 import jax
 
-from jaxpa.data.audit import AuditConfig
-from jaxpa.data.synthetic_log import matched_populations, verdict_on_synthetic
+from jaxpa.audit.steps import AuditConfig
+from jaxpa.audit.synthetic import matched_populations, verdict_on_synthetic
 
 
 def _relative(path: str) -> str:

@@ -11,8 +11,8 @@ from pathlib import Path
 
 import jax
 
-from jaxpa.data.preference_log import LogColumns
-from jaxpa.data.synthetic_log import matched_populations, synthetic_log
+from jaxpa.audit.reading import LogColumns
+from jaxpa.audit.synthetic import matched_populations, synthetic_log
 
 FEATURES = ["length", "formality", "detail"]
 

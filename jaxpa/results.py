@@ -190,6 +190,43 @@ def check_writable(folder) -> Path:
     return folder
 
 
+def pack(tree) -> dict[str, np.ndarray]:
+    """A nested dict / list of arrays and plain values as flat arrays for a part file (the
+    ``compute`` of ``Store.compute`` returns flat arrays): arrays under their own keys, everything
+    else as one JSON document (non-finite floats kept)."""
+    arrays: dict[str, np.ndarray] = {}
+
+    def walk(x):
+        if isinstance(x, dict):
+            return {str(k): walk(v) for k, v in x.items()}
+        if isinstance(x, (list, tuple)):
+            return [walk(v) for v in x]
+        if isinstance(x, (np.ndarray, jax.Array)):
+            key = f"a{len(arrays)}"
+            arrays[key] = np.asarray(x)
+            return {"__array__": key}
+        if isinstance(x, np.generic):
+            return x.item()
+        return x
+
+    doc = walk(tree)
+    return dict(arrays, __json__=np.asarray(json.dumps(doc)))
+
+
+def unpack(arrays: dict) -> dict:
+    """The inverse of ``pack``."""
+    def walk(x):
+        if isinstance(x, dict):
+            if set(x) == {"__array__"}:
+                return np.asarray(arrays[x["__array__"]])
+            return {k: walk(v) for k, v in x.items()}
+        if isinstance(x, list):
+            return [walk(v) for v in x]
+        return x
+
+    return walk(json.loads(str(arrays["__json__"])))
+
+
 class Store:
     """Parts and final outputs of one experiment folder (module docstring).
 
@@ -261,17 +298,20 @@ class Store:
         return arrays, True
 
     # ----- final outputs ------------------------------------------------------------------------
-    def begin_outputs(self) -> None:
+    def begin_outputs(self, may_write: tuple[str, ...] = ()) -> None:
         """Start a new unit of final outputs: the old manifest is moved aside first (kept as
         ``PREVIOUS`` until the new unit is finished, so an interrupted unit still knows which
-        files the last complete one wrote)."""
+        files the last complete one wrote). ``may_write``: every output name this kind of run can
+        write; those present and not written by this unit are removed at its end too (an earlier
+        run's figure whose manifest was lost)."""
         self._outputs = {}
         if not self.writer:
             return
         manifest, previous = self.folder / MANIFEST, self.folder / PREVIOUS
         if manifest.is_file():
             os.replace(manifest, previous)
-        self._previous = set(_listed_files(previous))
+        self._previous = set(_listed_files(previous)) | {
+            n for n in may_write if (self.folder / n).is_file()}
 
     def _write(self, name: str, data: bytes) -> Path:
         path = self.folder / name

@@ -10,7 +10,8 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 # lowest first; the top-level experiments/ folder sits between jaxpa.experiment and jaxpa.cli
-LAYERS = ("envs", "learners", "runner", "diagnostics", "offline", "data", "results", "experiment",
+LAYERS = ("envs", "learners", "runner", "diagnostics", "offline", "data", "results", "audit",
+          "experiment",
           "experiments", "cli")
 RANK = {name: i for i, name in enumerate(LAYERS)}
 

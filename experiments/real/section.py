@@ -30,7 +30,7 @@ import dataclasses
 import numpy as np
 import jax
 
-from jaxpa.data.audit import pack, unpack
+from jaxpa.results import pack, unpack
 from jaxpa.data.study import (calibrated_panel_study, panel_coverage, panel_diagnostics,
                               population_summary, study_key)
 from jaxpa.experiment.outputs import Section, format_ci, format_table

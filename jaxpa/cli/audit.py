@@ -2,13 +2,13 @@
 
     jaxpa audit prefs.csv --out DIR [--user id --choice-set set --alternative alt ...]
 
-Reads a long-format CSV (one row per alternative of a choice set; jaxpa.data.preference_log) and
+Reads a long-format CSV (one row per alternative of a choice set; jaxpa.audit.reading) and
 rejects bad input with the file line and column before anything is fitted or written; then runs
-the audit (jaxpa.data.audit.run_audit): fits, UD verdict with bootstrap uncertainty, coverage,
+the audit (jaxpa.audit.steps.run_audit): fits, UD verdict with bootstrap uncertainty, coverage,
 simulated learners, diversity versus volume. Each step is a stored part of DIR/parts/ (keyed by
 the CSV's content hash, the options and the code), so an interrupted audit resumes and the same
 command run again computes nothing. Outputs, written as one unit with a manifest
-(jaxpa/experiment/audit_report.py): DIR/report.md (verdict first), summary.json, curves.npz,
+(jaxpa/audit/report.py): DIR/report.md (verdict first), summary.json, curves.npz,
 verdict.png, coverage.png, regret.png, budget.png.
 
 Compilation: the audit's programs are small and compile once each; by default XLA's backend
@@ -31,7 +31,7 @@ FAST_COMPILE = ("--xla_backend_optimization_level=0", "--xla_llvm_disable_expens
 
 
 def _defaults():
-    from jaxpa.data.audit_config import AuditConfig
+    from jaxpa.audit.config import AuditConfig
 
     return AuditConfig()
 
@@ -64,6 +64,9 @@ def add_arguments(p) -> None:
                    help="choice sets used as prompts of the calibrated simulator")
     a.add_argument("--draws", type=int, default=d.draws, help="random subsets per coverage size")
     a.add_argument("--boot", type=int, default=d.n_boot, help="bootstrap replicates")
+    a.add_argument("--no-early-stop", action="store_true",
+                   help="compute every bootstrap replicate (default: stop once the verdict at "
+                        "--boot replicates is decided with 99%% predictive probability)")
     a.add_argument("--level", type=float, default=d.level, help="verdict threshold and CI level")
     a.add_argument("--horizon", type=int, default=d.horizon, help="rounds of simulated learners")
     a.add_argument("--seeds", type=int, default=d.seeds, help="seeds per simulated learner")
@@ -96,8 +99,8 @@ def _split(text: str | None) -> tuple:
 def config_from(args):
     """(columns, audit config, feedback model) from the arguments, checked."""
     from jaxpa.cli.diagnose import parse_feedback
-    from jaxpa.data.audit_config import AuditConfig
-    from jaxpa.data.preference_log import LogColumns
+    from jaxpa.audit.config import AuditConfig
+    from jaxpa.audit.reading import LogColumns
 
     try:
         grid = tuple(float(v) for v in args.grid.split(","))
@@ -110,6 +113,7 @@ def config_from(args):
     config = AuditConfig(grid=grid, n_test=args.n_test, prompts=args.prompts, draws=args.draws,
                          horizon=args.horizon, seeds=args.seeds, warm_start=args.warm_start,
                          seed=args.seed, n_boot=args.boot, level=args.level,
+                         early_stop=not args.no_early_stop,
                          budget_draws=args.budget_draws, log_policy=args.log_policy,
                          sections=_split(args.sections), learners=_split(args.learners),
                          label=args.label or Path(args.csv).stem)
@@ -133,8 +137,8 @@ def _fast_compile(optimize: bool) -> None:
 
 def run(args) -> int:
     from jaxpa.cli import commands
-    from jaxpa.data.audit import check_audit, run_audit, STEPS
-    from jaxpa.data.preference_log import read_preference_log
+    from jaxpa.audit.steps import check_audit, run_audit, STEPS
+    from jaxpa.audit.reading import read_preference_log
     from jaxpa.results import Store, check_writable
 
     t0 = time.perf_counter()
@@ -152,7 +156,7 @@ def run(args) -> int:
     store = Store(out, log=say)
     results = run_audit(log, config, part=lambda name, cfg, fn: store.compute(name, cfg, fn)[0],
                         progress=say, feedback=feedback)
-    from jaxpa.experiment.audit_report import verdict_paragraph, write_audit
+    from jaxpa.audit.report import verdict_paragraph, write_audit
     from jaxpa.experiment.outputs import run_metadata
 
     summary_config = dict(dataclasses.asdict(config), csv=str(args.csv), log=log.digest,
@@ -160,9 +164,8 @@ def run(args) -> int:
                           feedback=feedback.label, steps=[s for s in STEPS if s in results
                                                           or s in ("fits",)])
     seconds = time.perf_counter() - t0
-    write_audit(store, results, summary_config, run_metadata(), seconds)
+    names = sorted(write_audit(store, results, summary_config, run_metadata(), seconds))
     if "ud" in results:
         print(verdict_paragraph(results, summary_config))
-    names = sorted(p.name for p in out.iterdir() if p.is_file())
     print(f"wrote {out}/ ({', '.join(names)}) in {time.perf_counter() - t0:.1f} s")
     return 0

@@ -86,11 +86,11 @@ def from_arrays(user_ids, features, choice, available=None, trial=None, *, name=
     if user_ids.shape != (n,):
         raise PanelError(f"user_ids: expected shape ({n},) to match features, got {user_ids.shape}")
     labels, user = np.unique(user_ids, return_inverse=True)
-    if trial is None:
+    if trial is None:  # the rows' order within each user (one stable sort, not a pass per user)
+        order = np.argsort(user, kind="stable")
+        counts = np.bincount(user, minlength=len(labels))
         trial = np.zeros(n, np.int64)
-        for u in range(len(labels)):
-            rows = np.flatnonzero(user == u)
-            trial[rows] = np.arange(rows.size)
+        trial[order] = np.arange(n) - (np.cumsum(counts) - counts)[user[order]]
     available = np.ones((n, J), bool) if available is None else np.asarray(available)
     if not np.issubdtype(features.dtype, np.number):
         raise PanelError(f"features: expected numbers, got dtype {features.dtype}")

@@ -1,6 +1,6 @@
 """One code path for a preference panel: the fits, the held-out study, the calibrated population,
 its diagnostics and its coverage, as ``jaxpa run real`` (E5, experiments/real/experiment.py) and ``jaxpa
-audit`` (jaxpa/data/audit.py) both compute them.
+audit`` (jaxpa/audit/steps.py) both compute them.
 
 ``panel_study(panel, grid, n_test, prompts, key)``:
 
@@ -32,9 +32,8 @@ import numpy as np
 import jax
 import jax.numpy as jnp
 
-from jaxpa.data.audit_coverage import log_grid
 from jaxpa.data.calibrate import calibrated_instance, head_spectrum
-from jaxpa.data.coverage import user_coverage, users_needed
+from jaxpa.data.coverage import log_grid, user_coverage, users_needed
 from jaxpa.data.evaluate import fit_at, heldout_comparison, with_population
 from jaxpa.data.fit import PopulationFit, feature_scale, fit_population
 from jaxpa.data.panels import PanelError, PreferencePanel, subset

@@ -8,7 +8,7 @@ y ~ softmax_y r_u(x, y) (conditional logit; Bradley–Terry for K = 2), the inst
 y0(x) marked. Every user answers the same number of sets (arrival probabilities nu are not used),
 so logs of two instances with the same N and the same choices per user have matched sizes.
 
-In the audit's model (data/fit.py, data/calibrate.py, data/study.py) user u's reward is theta_u . phi with
+In the audit's model (jaxpa/data/fit.py, calibrate.py, study.py) user u's reward is theta_u . phi with
 theta_u = W^T h_u + beta (``user_vectors``): the population the log comes from, written the way
 the audit will estimate it.
 """
@@ -22,7 +22,7 @@ import jax
 import jax.numpy as jnp
 
 from jaxpa.data.panels import PreferencePanel
-from jaxpa.data.preference_log import AUTO, LogColumns
+from jaxpa.audit.reading import AUTO, LogColumns
 from jaxpa.envs.instance import Instance, InstanceError, min_gap as min_gap_of, rewards, validate
 from jaxpa.envs.precision import full_precision
 
@@ -144,9 +144,9 @@ def verdict_on_synthetic(key: Array, inst: Instance, choices_per_user: int, *, g
     distinct choice sets), the bootstrap (ud_bootstrap) and ``diagnose`` of the same calibrated
     instance with the true user vectors. Returns known (bool), verdict, frac_resolved, frac_raw,
     rank (resolved) and shrinkage."""
-    from jaxpa.data.preference_log import frame_to_log
+    from jaxpa.audit.reading import frame_to_log
     from jaxpa.data.study import heads_instance, panel_study
-    from jaxpa.data.ud_bootstrap import ud_bootstrap
+    from jaxpa.audit.bootstrap import ud_bootstrap
     from jaxpa.diagnostics import diagnose
 
     cols = LogColumns(reference="reference", context="prompt")

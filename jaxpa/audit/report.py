@@ -1,7 +1,7 @@
-"""The audit's outputs, from the dict of ``jaxpa.data.audit.run_audit``: report.md (the verdict
+"""The audit's outputs, from the dict of ``jaxpa.audit.steps.run_audit``: report.md (the verdict
 first, then the evidence, each section naming the function and the summary.json key behind its
 numbers), summary.json, curves.npz (regret curves, bootstrap replicates, SubOpt cells) and the
-figures of audit_figures.py, written as one unit through the result store (``write_audit``:
+figures of figures.py, written as one unit through the result store (``write_audit``:
 ``begin_outputs``, every file stamped with the config hash, the manifest last)."""
 from __future__ import annotations
 
@@ -9,12 +9,25 @@ import copy
 
 import numpy as np
 
-from jaxpa.experiment.audit_figures import audit_figures
-from jaxpa.experiment.outputs import _close, format_ci, format_table
-from jaxpa.results import Store, config_hash
+from jaxpa.audit.figures import FIGURES, audit_figures
+from jaxpa.audit.plotting import close
+from jaxpa.results import MANIFEST, Store, config_hash
 
 RULE = ("holds if UD holds in >= {p:.0%} of bootstrap replicates on resolved heads *and* on raw "
         "heads; fails if it holds in <= {q:.0%} of both; undetermined otherwise")
+
+
+def format_table(rows: list[dict], columns: list[str]) -> str:
+    """A plain-text table with right-aligned columns."""
+    cells = [[str(r.get(c, "")) for c in columns] for r in rows]
+    widths = [max(len(c), *(len(row[i]) for row in cells)) for i, c in enumerate(columns)]
+    line = lambda vals: "  ".join(v.rjust(w) for v, w in zip(vals, widths))
+    return "\n".join([line(columns), line(["-" * w for w in widths])] + [line(r) for r in cells])
+
+
+def format_ci(c: dict, fmt: str = "{:.3f}") -> str:
+    """A {"mean", "low", "high"} dict as 'mean [low, high]'."""
+    return f"{fmt.format(c['mean'])} [{fmt.format(c['low'])}, {fmt.format(c['high'])}]"
 
 
 def _g(x, digits: int = 3) -> str:
@@ -27,6 +40,53 @@ def _direction(w: dict) -> str:
     taste = ", ".join(f"{k} {v:+.2f}" for k, v in sorted(w["user_taste"].items(),
                                                          key=lambda kv: -abs(kv[1]))[:2])
     return f"the contrast {contrast} (for users whose taste leans {taste})"
+
+
+def _convergence(r: dict) -> str:
+    """One line on the fits' convergence (convergence.py; `convergence`)."""
+    c = r.get("convergence")
+    if not c:
+        return ""
+    p, h = c["population"], c["heads"]
+    text = (f"Convergence (convergence.py; `convergence`): population fit "
+            f"{'converged' if p['converged'] else 'FAILED'} (gradient norm per choice "
+            f"{p['grad_norm_per_choice']:.1e}, standard errors "
+            f"{'finite' if p['finite_std_errors'] else 'not finite'}); personalized fits: "
+            + ("all converged" if h["converged"] else f"{h['n_failed']} failed "
+               f"({', '.join(h['failed_users'][:10])})")
+            + f" (largest gradient norm per choice {h['max_grad_norm_per_choice']:.1e})")
+    u = r.get("ud")
+    if u is not None and "converged" in u:
+        conv = np.asarray(u["converged"])
+        text += (f"; bootstrap refits: {int(conv.sum())} of {conv.size} replicates converged "
+                 f"(Newton iterations {int(np.min(u['iterations']))}–"
+                 f"{int(np.max(u['iterations']))})")
+    return text + ".\n"
+
+
+def _thin(lg: dict, most: int = 20) -> str:
+    """The thin users by id (the first ``most``), or none."""
+    ids = [str(u) for u in lg["thin_users"]]
+    if not ids:
+        return "none"
+    more = f", and {len(ids) - most} more (summary.json `log.thin_users`)" if len(ids) > most else ""
+    return f"{len(ids)}: {', '.join(ids[:most])}{more}"
+
+
+def _stopped(u: dict) -> str:
+    if not u.get("stopped_early"):
+        return ""
+    return (f", stopped early: the verdict at {u['n_boot']} replicates was decided with "
+            f"predictive probability >= 99% (sequential.py)")
+
+
+def _units_note(lg: dict) -> str:
+    units = lg.get("feature_units") or []
+    scaled = [f"{n} (÷{u:.3g})" for n, u in zip(lg["features"], units) if u != 1.0]
+    if not scaled:
+        return ""
+    return (f" Features rescaled before fitting, as float32 cannot fit their scale: "
+            f"{', '.join(scaled)}; estimates below are in the data's units.")
 
 
 def diversity_sentence(b: dict) -> str:
@@ -51,7 +111,8 @@ def diversity_sentence(b: dict) -> str:
 def verdict_paragraph(r: dict, config: dict) -> str:
     u = r["ud"]
     lines = [f"## Verdict: user diversity **{u['verdict'].upper()}**\n",
-             f"UD held in {u['frac_resolved']:.0%} of {u['n_boot']} bootstrap replicates (users and "
+             f"UD held in {u['frac_resolved']:.0%} of {u.get('n_computed', u['n_boot'])} "
+             f"bootstrap replicates{_stopped(u)} (users and "
              f"choices resampled) on resolved heads (rank {u['point_rank']}, CI "
              f"[{u['rank_ci'][0]:g}, {u['rank_ci'][1]:g}]) and in {u['frac_raw']:.0%} on raw heads; "
              f"rule: {RULE.format(p=u['level'], q=1 - u['level'])}. λ_D = "
@@ -68,6 +129,8 @@ def verdict_paragraph(r: dict, config: dict) -> str:
                "undetermined": "the log cannot tell: the resolved and raw readings of the heads "
                                "disagree or the replicates are split. More choices per user "
                                "(or more users) are needed before deciding."}
+    if u.get("reason"):
+        lines.append(f"\nWhy undetermined: {u['reason']}.")
     lines.append(f"\nWhat it means: {meaning[u['verdict']]}")
     t = r["heldout"]["table"]["personalized"]
     lines.append(f"- Held-out: personalized minus population log-likelihood per choice "
@@ -96,13 +159,14 @@ def _evidence(r: dict, config: dict) -> list[str]:
              f"({cpu.min()}–{cpu.max()} choices each, median {np.median(cpu):g}), up to "
              f"{lg['alternatives']} alternatives, features {', '.join(lg['features'])}; reference: "
              f"{r['instance']['reference']}. Thin users (< {lg['min_choices']} choices, served the "
-             f"population fit): {len(lg['thin_users'])}.\n",
+             f"population fit): {_thin(lg)}.{_units_note(lg)}\n",
              "### 2. Fits (study.panel_study, as `jaxpa run real`; `population_fit`, `heldout`, "
              "`heads`)\n", "```"]
     rows = [{"feature": n, "theta": f"{t:.5g}", "s.e.": f"{s:.3g}"}
             for n, t, s in zip(lg["features"], fit["theta"], fit["std_errors"])]
     parts += [format_table(rows, ["feature", "theta", "s.e."]),
-              f"log-likelihood {fit['loglik']:.3f}, gradient norm {fit['grad_norm']:.1e}", "```\n"]
+              f"log-likelihood {fit['loglik']:.3f}, gradient norm {fit['grad_norm']:.1e}",
+              "```\n", _convergence(r)]
     rows = [{"model": m, "loglik/choice [95% CI]": format_ci(v["loglik"]),
              "accuracy": format_ci(v["accuracy"]), "loglik gain": format_ci(v["loglik_gain"])}
             for m, v in h["table"].items()]
@@ -148,7 +212,7 @@ def _evidence(r: dict, config: dict) -> list[str]:
 
 def _coverage(r: dict) -> list[str]:
     c = r["coverage"]
-    parts = ["### 4. Coverage (audit_coverage, study.panel_coverage; `coverage`)\n",
+    parts = ["### 4. Coverage (coverage, study.panel_coverage; `coverage`)\n",
              "Least covered decision directions (smallest eigenvalues of Σ* on D, standardized "
              "features):\n"]
     parts += [f"{i + 1}. {_direction(w)}: eigenvalue {w['eigenvalue']:.3g} "
@@ -158,10 +222,14 @@ def _coverage(r: dict) -> list[str]:
             for m, f, l in zip(cov["sizes"], cov["covered_fraction"], cov["lambda_D"])]
     labels = c["user_labels"]
     picks = ", ".join(str(labels[i]) for i in g["order"][:10])
-    parts += ["", f"Random subsets of m users ({cov['lambda_D'].shape[1]} draws each): 90% cover D "
-              f"from m = {cov['users_needed_90']}. Greedy pick (largest information gain first): "
-              f"covers D after {g['users_to_cover']} user(s); first picks: {picks}.\n", "```",
-              format_table(rows, list(rows[0])), "```\n"]
+    random = (f"90% cover D from m = {cov['users_needed_90']}"
+              if cov["users_needed_90"] is not None else
+              f"no subset size covers D in 90% of the draws (up to all {max(cov['sizes'])} users)")
+    greedy = (f"covers D after {g['users_to_cover']} user(s)" if g["users_to_cover"] is not None
+              else f"does not cover D within its {len(g['order'])} picks")
+    parts += ["", f"Random subsets of m users ({cov['lambda_D'].shape[1]} draws each): {random}. "
+              f"Greedy pick (largest information gain first, in pick order): {greedy}; first "
+              f"picks: {picks}.\n", "```", format_table(rows, list(rows[0])), "```\n"]
     return parts
 
 
@@ -175,7 +243,7 @@ def _simulations(r: dict, config: dict) -> list[str]:
                                     f"{s['slope_high']:.2f}]",
                  "stuck": f"{s['stuck_fraction']:.2f}", "verdict": s["verdict"]}
                 for k, v in r["simulate"].items() for s in [v["stats"]]]
-        parts += ["### 5. What personalization would cost (audit_sim.simulate_learners; `simulate`)\n",
+        parts += ["### 5. What personalization would cost (simulation.simulate_learners; `simulate`)\n",
                   f"Calibrated population with resolved heads, {r['instance']['n_prompts']} choice sets "
                   f"as prompts, {config['feedback']} feedback, T = {config['horizon']}, "
                   f"{config['seeds']} seeds "
@@ -189,7 +257,7 @@ def _simulations(r: dict, config: dict) -> list[str]:
         rows_on = [{"users": int(n), "deployed regret/round": f"{d.mean():.3g}",
                     "regret/round while learning": f"{c.mean():.3g}"}
                    for n, d, c in zip(b["users"], on["deployed"], on["collection"])]
-        parts += ["### 6. Diversity versus volume (audit_sim.subopt_for_budget, greedy_for_budget; "
+        parts += ["### 6. Diversity versus volume (simulation.subopt_for_budget, greedy_for_budget; "
                   "`budget`)\n", diversity_sentence(b) + "\n",
                   f"Offline: mean SubOpt on the whole population of the plug-in policy fitted on B "
                   f"comparisons (policy '{b['policy']}') from random subsets of n users "
@@ -217,7 +285,7 @@ def markdown(summary: dict) -> str:
 
 
 BULKY = ("holds_resolved", "holds_raw", "lambda_D_resolved", "lambda_D_raw", "coverage_resolved",
-         "rank", "shrinkage")
+         "rank", "shrinkage", "converged", "grad_norm", "iterations")
 
 
 def split_arrays(results: dict) -> tuple[dict, dict[str, np.ndarray]]:
@@ -237,15 +305,22 @@ def split_arrays(results: dict) -> tuple[dict, dict[str, np.ndarray]]:
     return r, arrays
 
 
-def write_audit(store: Store, results: dict, config: dict, metadata: dict, seconds: float) -> str:
-    """Every output of the audit as one unit (module docstring); returns the report's text."""
+OUTPUTS = ("report.md", "summary.json", "curves.npz") + tuple(name for name, _, _ in FIGURES)
+
+
+def write_audit(store: Store, results: dict, config: dict, metadata: dict,
+                seconds: float) -> list[str]:
+    """Every output of the audit as one unit (module docstring). Outputs of an earlier run into
+    the same folder that this run does not write (a rerun with fewer --sections) are removed, so
+    the folder and its manifest hold only this run's files. Returns the names written."""
     stamp = config_hash(config)
     light, arrays = split_arrays(results)
     summary = {"config": config, "metadata": metadata, "seconds": seconds, "results": light}
     text = markdown(dict(summary, results=results))
     figures = audit_figures(results)
+    names = ["report.md", "summary.json", "curves.npz"] + list(figures)
     try:
-        store.begin_outputs()
+        store.begin_outputs(may_write=OUTPUTS)
         store.write_text("report.md", text, stamp)
         store.write_json("summary.json", summary, stamp)
         store.write_npz("curves.npz", arrays, stamp)
@@ -253,5 +328,5 @@ def write_audit(store: Store, results: dict, config: dict, metadata: dict, secon
             store.write_png(name, fig, stamp)
         store.finish_outputs(stamp, metadata)
     finally:
-        _close(figures.values())
-    return text
+        close(figures.values())
+    return names + [MANIFEST]

@@ -1,4 +1,4 @@
-"""The audit of a preference log (jaxpa.data.audit and its parts): a CSV export of Ecdat Train
+"""The audit of a preference log (jaxpa.audit.steps and its parts): a CSV export of Ecdat Train
 reproduces the fits and diagnostics of ``jaxpa real``'s population "train" (one fit path,
 jaxpa/data/study.py); the UD verdict rule and its three branches on synthetic logs of known UD
 status; thin users; coverage and diversity-versus-volume pieces; resuming from stored parts.
@@ -8,13 +8,14 @@ import numpy as np
 import pandas as pd
 import pytest
 import jax
+import jax.numpy as jnp
 
-from jaxpa.data.audit import AuditConfig, run_audit
-from jaxpa.data.audit_coverage import exchange_rate, greedy_pick, worst_directions
-from jaxpa.data.preference_log import LogColumns, frame_to_log, read_preference_log
+from jaxpa.audit.steps import AuditConfig, run_audit
+from jaxpa.audit.coverage import exchange_rate, greedy_pick, worst_directions
+from jaxpa.audit.reading import LogColumns, frame_to_log, read_preference_log
 from jaxpa.data.study import panel_study, study_key
-from jaxpa.data.synthetic_log import matched_populations, synthetic_log, verdict_on_synthetic
-from jaxpa.data.ud_bootstrap import resolved_heads, ud_bootstrap, ud_verdict
+from jaxpa.audit.synthetic import matched_populations, synthetic_log, verdict_on_synthetic
+from jaxpa.audit.bootstrap import resolved_heads, ud_bootstrap, ud_verdict
 from jaxpa.diagnostics import diagnose, diagnostics_summary
 
 TRAIN_COLUMNS = LogColumns(user="id", choice_set="choiceid", alternative="ticket")
@@ -134,7 +135,10 @@ def test_audit_resumes_from_stored_parts(tmp_path, train_audit, real_train):
     first = run_audit(log, config, part=part, progress=lines.append)
     again = run_audit(log, config, part=part, progress=lines.append)
     assert calls == ["fits", "raw"] * 2
-    assert [("computed" in x) for x in lines] == [True, True, False, False]
+    ends = [x for x in lines if "ETA" not in x]  # a step's first line says what it does
+    assert [("computed" in x) for x in ends] == [True, True, False, False]
+    assert len(lines) == 6 and all(": population" in x or ": diagnostics" in x
+                                   for x in lines if "ETA" in x)
     np.testing.assert_array_equal(again["heads"]["theta"], first["heads"]["theta"])
     np.testing.assert_allclose(first["heads"]["theta"], got["heads"]["theta"], rtol=1e-6)
 
@@ -244,7 +248,7 @@ def test_exchange_rate():
 
 
 def test_budget_study_runs_on_a_small_population():
-    from jaxpa.data.audit_sim import greedy_for_budget, subopt_for_budget
+    from jaxpa.audit.simulation import greedy_for_budget, subopt_for_budget
 
     inst = matched_populations(jax.random.key(0))[0]
     sub = subopt_for_budget(jax.random.key(0), inst, [2, 24], [50, 2000], n_draws=4)
@@ -272,3 +276,85 @@ def test_audit_command_end_to_end(tmp_path):
     assert text.index("## Verdict") < text.index("## Evidence")
     for name in ("verdict.png", "coverage.png", "regret.png", "budget.png", "curves.npz"):
         assert (out / name).stat().st_size > 0
+
+
+# ----- no verdict from a failed fit; a rerun lists only what it wrote ---------------------------
+def test_failed_refits_make_the_verdict_undetermined():
+    """Bootstrap refits that cannot converge (no Newton step from a start far from the optimum)
+    are reported, and the verdict is undetermined with the reason, not drawn from them."""
+    inst = matched_populations(jax.random.key(0))[0]
+    log = frame_to_log(synthetic_log(jax.random.key(1), inst, 20, columns=COLS), COLS)
+    st = panel_study(log.panel, AuditConfig().grid, 2, None, jax.random.key(2),
+                     thin=log.thin_mask, reference=log.reference)
+    far = np.full((len(AuditConfig().grid),) + st.heads.shape, 30.0)
+    b = ud_bootstrap(jax.random.key(3), log.panel, st.instance, st.scale, st.heads,
+                     st.population, AuditConfig().grid, log.thin_mask, n_boot=25, n_iter=0,
+                     start=far)
+    assert b["converged"].sum() == 0 and b["verdict"] == "undetermined"
+    assert "did not converge" in b["reason"]
+    good = ud_bootstrap(jax.random.key(3), log.panel, st.instance, st.scale, st.heads,
+                        st.population, AuditConfig().grid, log.thin_mask, n_boot=25)
+    assert good["converged"].all() and good["reason"] is None
+    assert np.all(good["grad_norm"] < 1e-4) and np.all(good["iterations"] < 20)
+
+
+def test_fit_convergence_reports(train_audit):
+    from jaxpa.audit.convergence import heads_convergence, population_convergence
+
+    log, got = train_audit
+    c = got["convergence"]
+    assert c["population"]["converged"] and c["heads"]["converged"]
+    fit = got["population_fit"]
+    bad = population_convergence(log.panel, np.asarray(fit["theta"]) + 5.0, fit["std_errors"])
+    assert not bad["converged"] and "population fit did not converge" in bad["reason"]
+    nan_se = population_convergence(log.panel, fit["theta"], np.full(4, np.nan))
+    assert not nan_se["converged"] and not nan_se["finite_std_errors"]
+    g = np.zeros(log.panel.n_users)
+    g[3] = np.nan
+    h = heads_convergence(g, np.ones_like(g), np.zeros_like(g, bool), log.panel.user_labels)
+    assert h["failed_users"] == [str(log.panel.user_labels[3])] and "did not converge" in h["reason"]
+
+
+def test_a_rerun_removes_outputs_it_does_not_write(tmp_path, train_audit):
+    """A full audit wrote figures into the folder; a rerun with fewer sections removes them and
+    its manifest lists only the files it wrote."""
+    import json
+    from jaxpa.audit.report import write_audit
+    from jaxpa.results import Store
+
+    log, got = train_audit
+    out = tmp_path / "audit"
+    out.mkdir()
+    for name in ("verdict.png", "budget.png", "coverage.png", "regret.png", "extra.csv"):
+        (out / name).write_bytes(b"an earlier run's file")
+    (out / "manifest.json").write_text(json.dumps({"files": {"extra.csv": "x", "report.md": "y"}}))
+    (out / "notes.txt").write_text("not an audit output")
+    store = Store(out, log=lambda m: None)
+    wrote = write_audit(store, got, {"seed": 0, "label": "train", "n_test": 2}, {"jax": "x",
+                        "backend": "cpu"}, 1.0)
+    assert sorted(wrote) == ["curves.npz", "manifest.json", "report.md", "summary.json"]
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert sorted(manifest["files"]) == ["curves.npz", "report.md", "summary.json"]
+    left = sorted(p.name for p in out.iterdir() if p.is_file() and not p.name.startswith("."))
+    assert left == ["curves.npz", "manifest.json", "notes.txt", "report.md", "summary.json"]
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_taste_directions_are_oriented_like_the_users(seed):
+    """Users whose tastes are +2 e1 or +2 e2 (W = I, so tastes are in feature units): every
+    reported taste direction leans the way these users do (positive projection of their mean),
+    whatever sign the eigen-decomposition returned."""
+    from jaxpa.envs.instance import Instance
+
+    k_phi, k_ref = jax.random.split(jax.random.key(seed))
+    phi = jax.random.normal(k_phi, (20, 3, 3), jnp.float32)
+    heads = jnp.asarray(np.repeat(np.array([[2.0, 0, 0], [0, 2.0, 0]]), 6, axis=0), jnp.float32)
+    ref = jax.random.randint(k_ref, (20,), 0, 3)
+    inst = Instance.create(features=phi, reference=ref, heads=heads, W=jnp.eye(3))
+    diag = diagnose(inst, "bt_ref")
+    worst = worst_directions(diag, ["f1", "f2", "f3"], heads=np.asarray(heads),
+                             probs=np.asarray(inst.user_probs))
+    assert worst
+    for w in worst:
+        t = np.array([w["user_taste"][f] for f in ("f1", "f2", "f3")])
+        assert np.asarray(heads).mean(0) @ t > 0, w

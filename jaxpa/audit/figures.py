@@ -1,21 +1,21 @@
-"""The audit's figures, from the dict of ``jaxpa.data.audit.run_audit``; each makes one point:
+"""The audit's figures, from the dict of ``jaxpa.audit.steps.run_audit``; each makes one point:
 
 - verdict.png: the heads' singular values against the noise floor (how many taste directions the
   data resolves) and the bootstrap replicates' lambda_D (how often UD holds, resolved and raw);
 - coverage.png: how many users it takes to cover the decision-relevant subspace D, random
   subsets against the greedy pick;
-- regret.png: the simulated learners' regret on the calibrated population (figures.regret_panel);
+- regret.png: the simulated learners' regret on the calibrated population (plotting.regret_panel);
 - budget.png: SubOpt against the feedback budget, one line per number of users (more users at
   the same budget: lower line = diversity pays), and the online learner at one budget.
 
 ``audit_figures(results)`` returns {file name: matplotlib figure} for the sections that ran; the
-report (audit_report.py) writes them through the result store.
+report (report.py) writes them through the result store.
 """
 from __future__ import annotations
 
 import numpy as np
 
-from jaxpa.experiment.figures import finish, pyplot, regret_panel
+from jaxpa.audit.plotting import finish, pyplot, regret_panel
 
 
 def mean_ci(x, axis: int = -1, z: float = 1.96):
@@ -48,7 +48,7 @@ def verdict_figure(r: dict):
                label=f"{label}: UD holds in {np.mean(u[key.replace('lambda_D', 'holds')]):.0%}")
     b.set_xlabel("log10 λ_D of a bootstrap replicate (≤ -12: UD fails)")
     b.set_ylabel("replicates")
-    b.set_title(f"UD verdict: {u['verdict']} ({u['n_boot']} replicates)")
+    b.set_title(f"UD verdict: {u['verdict']} ({u.get('n_computed', u['n_boot'])} replicates)")
     b.legend(fontsize=8)
     return finish(fig)
 
@@ -75,8 +75,9 @@ def coverage_figure(r: dict):
     ax.set_ylim(floor / 2, None)
     ax.set_xlabel("users m")
     ax.set_ylabel("λ_D of m users / λ_D of all users")
-    ax.set_title(f"users needed to cover D: random {cov['users_needed_90']} (90% of draws), "
-                 f"greedy {g['users_to_cover']}", fontsize=10)
+    need = lambda x, what: f"{what} {x}" if x is not None else f"{what}: not within the grid"
+    ax.set_title("users needed to cover D: " + need(cov["users_needed_90"], "random (90% of draws)")
+                 + ", " + need(g["users_to_cover"], "greedy"), fontsize=10)
     ax.legend(fontsize=8)
     ax.grid(alpha=0.3)
     return finish(fig)

@@ -9,12 +9,16 @@ picked, 0 otherwise), numeric feature columns (default: every other column), and
 answer; one per set) and a ``context`` / prompt id (constant within a set); by default, columns
 named ``reference`` and ``context`` (or ``prompt``) are taken as such when present.
 
-Mapping onto ``PreferencePanel`` (panels.py): one panel row per choice set, its J slots holding the
+Mapping onto ``PreferencePanel`` (jaxpa/data/panels.py): one panel row per choice set, its J slots holding the
 alternatives. When the alternative ids come from one list no longer than the largest set (Train's
 ticket 1 / 2, brand names), slot j is always the same alternative, in order of first appearance
 in the file; otherwise slots follow the rows' order within the set. Smaller sets leave slots
-unavailable. Users are ordered by id (integers numerically when every id is an integer, as
-``from_arrays`` does), a user's choices by the first line of their set: the file's order.
+unavailable. Ids (user, choice set, alternative) are the strings written in the file: "01", "1"
+and "1.0" are three users. Users are ordered by id (numerically when every id is written as an
+integer, strings otherwise), a user's choices by the first line of their set: the file's order.
+A feature whose scale float32 cannot fit (RMS outside ``SAFE_SCALE``) is divided by its RMS
+before fitting and the factor recorded (``PreferenceLog.feature_units``): the audit reports
+estimates in the data's units.
 
 Every error is an ``InstanceError`` (a ValueError) whose one-line message names the CSV column and
 the file line (line 1 is the header; the first data row is line 2). Thin users (fewer than
@@ -37,6 +41,7 @@ except ImportError:  # pragma: no cover - exercised only without the extra
 from jaxpa.data.panels import PreferencePanel, from_arrays, require_extra
 from jaxpa.envs.instance import InstanceError
 
+PARQUET = (".parquet", ".pq")
 FIRST_LINE = 2  # file line of data row 0 (line 1 is the header)
 
 
@@ -76,7 +81,8 @@ class PreferenceLog:
     """A validated log. panel: n choice sets [n, J, d]; reference: [n] slot of each set's reference
     alternative (None without a reference column); context: [n] context ids (or None); lines: [n]
     file line of each set's first row; thin_users: source ids of users with < min_choices choices;
-    n_rows: data rows read; digest: SHA-256 of the file's bytes (of the table's CSV text for a
+    n_rows: data rows read; feature_units: [d] the factor each feature was divided by before
+    fitting (``standardize_extreme``; 1 for features fitted as written); digest: SHA-256 of the file's bytes (of the table's CSV text for a
     table given in memory): what stored results of this log are keyed by."""
 
     panel: PreferencePanel
@@ -89,6 +95,7 @@ class PreferenceLog:
     source: str
     n_rows: int
     digest: str = ""
+    feature_units: np.ndarray | None = None
 
     @property
     def thin_mask(self) -> np.ndarray:
@@ -103,11 +110,22 @@ def _fail(line, column: str, what: str):
 
 
 def _ids(s: "pd.Series") -> np.ndarray:
-    """Integer ids as int64 (so they sort numerically), anything else as str."""
-    num = pd.to_numeric(s, errors="coerce")
-    if num.notna().all() and np.all(np.mod(num.to_numpy(np.float64), 1) == 0):
-        return num.to_numpy(np.float64).astype(np.int64)
+    """Ids as the strings written in the file ("01", "1" and "1.0" are three ids): [rows] str."""
     return s.astype(str).to_numpy()
+
+
+def id_order(ids: np.ndarray) -> np.ndarray:
+    """Rank of each of the distinct string ids ``ids`` [m] in the users' order: by integer value
+    when every id is written as an integer (then by the string: "01" before "1"), otherwise as
+    strings. [m] int."""
+    ids = np.asarray(ids, str)
+    if ids.size and all(i.lstrip("+-").isdigit() for i in ids):
+        keys = sorted(range(ids.size), key=lambda k: (int(ids[k]), ids[k]))
+    else:
+        keys = list(np.argsort(ids, kind="stable"))
+    rank = np.empty(ids.size, np.int64)
+    rank[np.asarray(keys, np.int64)] = np.arange(ids.size)
+    return rank
 
 
 def _numbers(df: "pd.DataFrame", column: str) -> np.ndarray:
@@ -131,24 +149,66 @@ def _pandas():
 
 
 def read_csv(path) -> "pd.DataFrame":
-    """The file as strings (no type guessing; blank lines kept so line numbers stay exact)."""
+    """The file as strings (no type guessing; blank lines kept so line numbers stay exact, except
+    trailing blank lines, which CSV writers add). A header naming a column twice is refused by
+    name (pandas would rename the second one ``name.1`` and use it as a feature)."""
     _pandas()
     try:
-        return pd.read_csv(path, dtype=str, keep_default_na=False, na_values=[""],
-                           skip_blank_lines=False)
+        table = pd.read_csv(path, header=None, dtype=str, keep_default_na=False,
+                            na_values=[""], skip_blank_lines=False)
     except pd.errors.EmptyDataError:
         raise InstanceError(f"{path}: line 1: empty file (no header, no data rows)") from None
     except (pd.errors.ParserError, UnicodeDecodeError) as err:
         raise InstanceError(f"{path}: not a readable CSV file: {str(err).splitlines()[0]}") from None
+    names = [f"Unnamed: {i}" if pd.isna(c) else str(c)
+             for i, c in enumerate(table.iloc[0].tolist())]
+    check_header(names)
+    df = table.iloc[1:].reset_index(drop=True)
+    df.columns = names
+    return drop_trailing_blank(df)
+
+
+def read_parquet(path) -> "pd.DataFrame":
+    """A Parquet file as strings, like ``read_csv`` (row k is called line k + 2)."""
+    _pandas()
+    try:
+        df = pd.read_parquet(path)
+    except ImportError as err:
+        raise InstanceError(f"{path}: reading Parquet needs pyarrow or fastparquet "
+                            f"({str(err).splitlines()[0]})") from None
+    except Exception as err:  # noqa: BLE001 - any unreadable file is one line for the user
+        raise InstanceError(f"{path}: not a readable Parquet file: "
+                            f"{str(err).splitlines()[0]}") from None
+    check_header([str(c) for c in df.columns])
+    return df.astype(str).where(df.notna(), None)
+
+
+def check_header(names: list[str]) -> None:
+    """Refuse a header that names a column twice (line 1, the column's name)."""
+    seen = set()
+    for c in names:
+        if c in seen:
+            _fail(1, c, "appears twice in the header; rename or drop one of the two columns")
+        seen.add(c)
+
+
+def drop_trailing_blank(df: "pd.DataFrame") -> "pd.DataFrame":
+    """The table without its trailing rows whose every cell is empty (a CSV's final blank
+    lines); blank rows inside the table stay (and fail with their line)."""
+    blank = df.isna().all(axis=1).to_numpy()
+    keep = len(blank) - int(np.argmin(blank[::-1])) if not blank.all() else 0
+    return df.iloc[:keep]
 
 
 def read_preference_log(path, columns: LogColumns = LogColumns(), *, min_choices: int = 5,
                         name: str | None = None) -> PreferenceLog:
-    """Read and validate a CSV log (module docstring); nothing is fitted or written here."""
+    """Read and validate a log (module docstring): a CSV file, or a Parquet file (``.parquet``,
+    ``.pq``) of the same columns; nothing is fitted or written here."""
     path = Path(path)
     if not path.is_file():
         raise InstanceError(f"{path}: no such file")
-    return frame_to_log(read_csv(path), columns, min_choices=min_choices,
+    table = read_parquet(path) if path.suffix.lower() in PARQUET else read_csv(path)
+    return frame_to_log(table, columns, min_choices=min_choices,
                         name=name or path.stem, source=str(path),
                         digest=hashlib.sha256(path.read_bytes()).hexdigest())
 
@@ -163,6 +223,7 @@ def frame_to_log(df: "pd.DataFrame", columns: LogColumns = LogColumns(), *, min_
     if isinstance(min_choices, bool) or not isinstance(min_choices, (int, np.integer)) \
             or min_choices < 1:
         raise InstanceError(f"min_choices: expected a positive integer, got {min_choices!r}")
+    check_header([str(c) for c in df.columns])
     columns = columns.resolve(list(df.columns))
     if df.shape[0] == 0:
         raise InstanceError(f"{source}: line 2: no data rows after the header (empty log)")
@@ -268,21 +329,41 @@ def _build(df, columns, features, X, flags, min_choices, name, source) -> Prefer
         reference[codes[is_ref]] = slot[is_ref]
     _check_within_set_variation(feats, avail, features, first)
     # sets ordered by user, then by their first line (file order): the panel's trial order
-    order = np.lexsort((first, _sortable(set_user)))
-    panel = from_arrays(set_user[order], feats[order], choice[order], available=avail[order],
+    labels, inverse = np.unique(set_user, return_inverse=True)
+    rank = id_order(labels)[inverse]  # each set's user in the users' order
+    order = np.lexsort((first, rank))
+    labels = labels[np.argsort(id_order(labels))]
+    feats, units = standardize_extreme(feats, avail, features)
+    panel = from_arrays(rank[order], feats[order], choice[order], available=avail[order],
                         name=name, feature_names=features, alternative_names=slot_names)
+    panel = panel.replace(user_labels=tuple(str(u) for u in labels))
     counts = np.bincount(np.asarray(panel.user), minlength=panel.n_users)
     thin = tuple(u for u, c in zip(panel.user_labels, counts) if c < min_choices)
     ctx = df[columns.context].astype(str).to_numpy()[first][order] if columns.context else None
     return PreferenceLog(panel=panel, columns=columns,
                          reference=None if reference is None else reference[order],
                          context=ctx, lines=first[order] + FIRST_LINE, thin_users=thin,
+                         feature_units=units,
                          min_choices=int(min_choices), source=source, n_rows=int(len(df)))
 
 
-def _sortable(ids: np.ndarray) -> np.ndarray:
-    """Ranks of ids in np.unique order (the order ``from_arrays`` gives users)."""
-    return np.unique(ids, return_inverse=True)[1]
+SAFE_SCALE = (1e-4, 1e4)  # feature RMS that float32 fits take as they are
+
+
+def standardize_extreme(feats: np.ndarray, avail: np.ndarray, names) -> tuple[np.ndarray, np.ndarray]:
+    """Features whose RMS (over available alternatives) lies outside SAFE_SCALE are divided by
+    it, in float64, before the panel is cast to float32 (squares of 1e20 overflow float32, of
+    1e-30 underflow): (features [n, J, d], units [d]: the factor each feature was divided by, 1
+    for the others). Estimates in the data's units are the panel's divided by ``units``."""
+    sq = (feats**2 * avail[..., None]).sum(axis=(0, 1)) / avail.sum()
+    rms = np.sqrt(sq)
+    if not np.all(np.isfinite(rms)):
+        j = int(np.flatnonzero(~np.isfinite(rms))[0])
+        _fail(None, names[j], "values too large to fit even after rescaling (the mean square "
+                              "overflows float64); rescale the column")
+    extreme = (rms < SAFE_SCALE[0]) | (rms > SAFE_SCALE[1])
+    units = np.where(extreme, rms, 1.0)
+    return feats / units, units
 
 
 def _check_within_set_variation(feats, avail, names, first) -> None:

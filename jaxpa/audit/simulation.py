@@ -18,6 +18,8 @@ population, each comparison from a uniformly drawn user of the subset, so about 
 - online: greedy (with a warm start) learns for B rounds from the n users; the same score of
   its log's estimate is the regret per round it would then pay on the whole population.
 Both are computed on a grid of (n, B / n) cells, so the report can compare cells of equal budget.
+The ridge MLEs take 8 damped Newton steps (ridge 1 keeps them well conditioned: 5, 8 and 15 steps
+give the same SubOpt to float rounding at 96 and 1,000 users, benchmarks/RESULTS.md).
 """
 from __future__ import annotations
 
@@ -27,12 +29,12 @@ import numpy as np
 import jax
 import jax.numpy as jnp
 
-from jaxpa.data.audit_config import DEFAULT_LEARNERS as LEARNERS
+from jaxpa.audit.config import DEFAULT_LEARNERS as LEARNERS
 from jaxpa.diagnostics import curve_stats, stats_summary
 from jaxpa.envs.feedback import FeedbackModel, make_feedback
 from jaxpa.envs.instance import Instance
 from jaxpa.learners import make_learner, set_hparams
-from jaxpa.offline.logging_policies import check_policy, instance_rows, row_ids, sufficient_stats
+from jaxpa.offline.logging_policies import check_policy, instance_rows, row_ids
 from jaxpa.offline.mle import ridge_mle_weighted
 from jaxpa.offline.sampled import row_margins, row_probs, sample_log
 from jaxpa.offline.subopt import suboptimality
@@ -88,30 +90,52 @@ def subset_probs(key: Array, n_users: int, n: Array) -> Array:
     return member / jnp.sum(member)
 
 
-@functools.partial(jax.jit, static_argnames=("feedback", "policy", "n_max", "n_iter"))
-def _offline_cells(keys, inst, users, budgets, ridge, *, feedback, policy, n_max, n_iter):
-    """SubOpt [G_n, G_b, R]: per users n (G_n), the log of R draws fitted at every budget."""
+def cell_batch(n_cells: int, per_cell: int, budget: float = 2.0**26) -> int:
+    """Cells computed together (vmapped) so that their largest intermediates, ``per_cell``
+    elements each, stay under ``budget`` elements: at least 1, a divisor of n_cells (a remainder
+    batch would compile the cell program a second time)."""
+    b = int(max(1, min(n_cells, budget // max(per_cell, 1))))
+    while n_cells % b:
+        b -= 1
+    return b
+
+
+def _log_fit(X_log, y, weights, ridge, feedback, n_iter):
+    """Ridge MLE on the logged rows X_log [n, p] with responses y [n] for each weight vector
+    [G, n] (a budget: the first B rounds): [G, p]. The same objective as a fit on the distinct
+    rows with counts and mean responses (the models' losses are linear in y), at the cost of the
+    log's length instead of the instance's N M K rows."""
+    fit = lambda w: ridge_mle_weighted(X_log, y, w, ridge, feedback=feedback, n_iter=n_iter)
+    return jax.vmap(fit)(weights)
+
+
+@functools.partial(jax.jit, static_argnames=("feedback", "policy", "n_max", "n_iter", "batch"))
+def _offline_cells(keys, inst, users, budgets, ridge, *, feedback, policy, n_max, n_iter, batch):
+    """SubOpt [G_n, G_b, R]: per users n (G_n) and draw r (R), the log of n_max rounds fitted at
+    every budget; the (n, r) cells vmapped ``batch`` at a time."""
     X = instance_rows(inst, feedback)
     margins = row_margins(inst, feedback)
+    first = (jnp.arange(n_max)[None, :] < budgets[:, None]).astype(X.dtype)  # [G_b, n_max]
 
-    def one(n, key):
+    def one(cell):
+        n, key = cell
         k_sub, k_log = jax.random.split(key)
         q = row_probs(inst.replace(user_probs=subset_probs(k_sub, inst.n_users, n)), policy,
                       feedback)
         ids, obs = sample_log(k_log, q, margins, n_max, feedback)
-        counts, sums = sufficient_stats(ids, obs, X.shape[0], budgets)
-        fit = lambda c, s: ridge_mle_weighted(X, s / jnp.maximum(c, 1.0), c, ridge,
-                                              feedback=feedback, n_iter=n_iter)
-        return jax.vmap(lambda c, s: suboptimality(inst, fit(c, s)))(counts, sums)
+        theta = _log_fit(X[ids], obs.astype(X.dtype), first, ridge, feedback, n_iter)
+        return jax.vmap(lambda th: suboptimality(inst, th))(theta)
 
-    per_n = lambda n: jax.lax.map(lambda k: one(n, k), keys)  # [R, G_b]
+    G_n, R = users.shape[0], keys.shape[0]
+    cells = (jnp.repeat(users, R), jnp.tile(keys, (G_n,) + (1,) * (keys.ndim - 1)))
     with jax.default_matmul_precision("highest"):
-        return jnp.moveaxis(jax.lax.map(per_n, users), 1, 2)
+        sub = jax.lax.map(one, cells, batch_size=batch)  # [G_n R, G_b]
+    return jnp.moveaxis(sub.reshape(G_n, R, -1), 1, 2)
 
 
 def subopt_for_budget(key: Array, inst: Instance, users, budgets,
                       feedback: str | FeedbackModel = "bt_ref", *, n_draws: int = 16,
-                      policy: str = "optimal", ridge: float = 1.0, n_iter: int = 15) -> np.ndarray:
+                      policy: str = "optimal", ridge: float = 1.0, n_iter: int = 8) -> np.ndarray:
     """Offline SubOpt on the whole population of the plug-in policy fitted on ``budgets`` [G_b]
     (increasing) comparisons from random subsets of ``users`` [G_n] users, logged by ``policy``
     (module docstring): [G_n, G_b, n_draws]. Draw r uses the same key for every n."""
@@ -120,33 +144,40 @@ def subopt_for_budget(key: Array, inst: Instance, users, budgets,
     keys = jax.random.split(key, n_draws)
     sub = _offline_cells(keys, inst, jnp.asarray(users, jnp.int32), jnp.asarray(budgets, jnp.int32),
                          jnp.asarray(ridge, inst.features.dtype), feedback=feedback,
-                         policy=policy, n_max=int(budgets[-1]), n_iter=n_iter)
+                         policy=policy, n_max=int(budgets[-1]), n_iter=n_iter,
+                         batch=cell_batch(len(users) * n_draws, int(budgets[-1]) * 2 * (
+                             inst.heads.shape[-1] * inst.d) ** 2))
     return np.asarray(sub, np.float64)
 
 
-@functools.partial(jax.jit, static_argnames=("feedback", "budget", "n_iter"))
-def _greedy_cells(keys, inst, users, hp, ridge, *, feedback, budget, n_iter):
+@functools.partial(jax.jit, static_argnames=("feedback", "budget", "n_iter", "batch"))
+def _greedy_cells(keys, inst, users, hp, ridge, *, feedback, budget, n_iter, batch):
+    """(deployed SubOpt, mean collection regret) [G_n, R]: greedy rolled out for ``budget`` rounds
+    in every (users n, draw r) cell, the cells vmapped ``batch`` at a time (the rounds of one
+    rollout are serial; the cells are not)."""
     learner = make_learner("greedy", feedback)
     X = instance_rows(inst, feedback)
 
-    def one(n, key):
+    def one(cell):
+        n, key = cell
         k_sub, k_run = jax.random.split(key)
         sub = inst.replace(user_probs=subset_probs(k_sub, inst.n_users, n))
         _, rec = rollout(k_run, sub, feedback, learner, hp, budget)
-        counts, sums = sufficient_stats(row_ids(rec, inst, feedback), rec.obs, X.shape[0],
-                                        jnp.asarray([budget], jnp.int32))
-        theta = ridge_mle_weighted(X, sums[0] / jnp.maximum(counts[0], 1.0), counts[0], ridge,
-                                   feedback=feedback, n_iter=n_iter)
+        ids = row_ids(rec, inst, feedback)
+        theta = _log_fit(X[ids], rec.obs.astype(X.dtype), jnp.ones((1, budget), X.dtype), ridge,
+                         feedback, n_iter)[0]
         return suboptimality(inst, theta), jnp.mean(rec.regret)
 
-    per_n = lambda n: jax.lax.map(lambda k: one(n, k), keys)
+    G_n, R = users.shape[0], keys.shape[0]
+    cells = (jnp.repeat(users, R), jnp.tile(keys, (G_n,) + (1,) * (keys.ndim - 1)))
     with jax.default_matmul_precision("highest"):
-        return jax.lax.map(per_n, users)
+        deployed, collection = jax.lax.map(one, cells, batch_size=batch)
+    return deployed.reshape(G_n, R), collection.reshape(G_n, R)
 
 
 def greedy_for_budget(key: Array, inst: Instance, users, budget: int,
                       feedback: str | FeedbackModel = "bt_ref", *, n_draws: int = 8,
-                      warm_start: int = 0, ridge: float = 1.0, n_iter: int = 15) -> dict:
+                      warm_start: int = 0, ridge: float = 1.0, n_iter: int = 8) -> dict:
     """Online: greedy (``warm_start`` uniform rounds first) learns for ``budget`` rounds from
     random subsets of ``users`` [G_n] users; returns NumPy arrays [G_n, n_draws]:
     ``deployed`` (SubOpt on the whole population of the ridge MLE of its log: the regret per
@@ -158,6 +189,8 @@ def greedy_for_budget(key: Array, inst: Instance, users, budget: int,
     deployed, collection = _greedy_cells(jax.random.split(key, n_draws), inst,
                                          jnp.asarray(users, jnp.int32), hp,
                                          jnp.asarray(ridge, inst.features.dtype),
-                                         feedback=feedback, budget=int(budget), n_iter=n_iter)
+                                         feedback=feedback, budget=int(budget), n_iter=n_iter,
+                                         batch=cell_batch(len(users) * n_draws, int(budget) * 2 * (
+                                             inst.heads.shape[-1] * inst.d) ** 2))
     return {"deployed": np.asarray(deployed, np.float64),
             "collection": np.asarray(collection, np.float64)}

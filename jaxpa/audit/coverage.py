@@ -34,10 +34,27 @@ def _D(diag: Diagnostics) -> np.ndarray:
     return np.asarray(diag.D_basis, np.float64)[:, np.asarray(diag.D_mask)]
 
 
-def worst_directions(diag: Diagnostics, feature_names, n: int = 3) -> list[dict]:
+def orient(taste: np.ndarray, heads: np.ndarray | None, probs: np.ndarray | None) -> float:
+    """+1 or -1: the sign that makes the taste vector [k] agree with the users it describes
+    (heads [N, k], weights probs [N]): the sign of the users' weighted mean projection on it,
+    or, when that is zero (tastes symmetric about it), of the most aligned user's projection."""
+    if heads is None:
+        return 1.0
+    proj = np.asarray(heads, np.float64) @ taste
+    w = np.full(proj.size, 1.0 / proj.size) if probs is None else np.asarray(probs, np.float64)
+    mean = float(w @ proj)
+    if abs(mean) > 1e-9 * max(float(np.max(np.abs(proj))), 1e-300):
+        return float(np.sign(mean))
+    return float(np.sign(proj[np.argmax(np.abs(proj))]) or 1.0)
+
+
+def worst_directions(diag: Diagnostics, feature_names, n: int = 3, heads=None,
+                     probs=None) -> list[dict]:
     """The ``n`` least covered directions of D (module docstring), each as a dict: eigenvalue,
     relative (to lambda_max(Sigma*)), feature_contrast and user_taste (name -> weight, unit
-    vectors), share (of the direction's norm in its leading singular pair)."""
+    vectors), share (of the direction's norm in its leading singular pair). The direction's sign
+    is arbitrary: the contrast is shown with its largest weight positive, and the taste is
+    oriented (``orient``) to agree with the users' heads [N, k] (weights probs [N]) when given."""
     Q = _D(diag)
     if Q.shape[1] == 0:
         return []
@@ -49,10 +66,11 @@ def worst_directions(diag: Diagnostics, feature_names, n: int = 3) -> list[dict]
         M = (Q @ V[:, i]).reshape(-1, d)
         a, s, bt = np.linalg.svd(M)
         sign = np.sign(bt[0][np.argmax(np.abs(bt[0]))])  # largest feature weight positive
+        taste = a[:, 0] * orient(a[:, 0], heads, probs)
         out.append({"eigenvalue": float(max(e[i], 0.0)),
                     "relative": float(max(e[i], 0.0) / max(float(diag.lambda_max), 1e-300)),
                     "feature_contrast": dict(zip(feature_names, (sign * bt[0]).tolist())),
-                    "user_taste": dict(zip(feature_names, (sign * a[:, 0]).tolist())),
+                    "user_taste": dict(zip(feature_names, taste.tolist())),
                     "share": float(s[0] ** 2 / np.sum(s**2))})
     return out
 
@@ -96,11 +114,6 @@ def greedy_pick(inst: Instance, diag: Diagnostics, max_steps: int = 50,
     covered = lam > tol
     return {"order": np.asarray(chosen), "lambda_D": lam, "covered": covered, "tol": tol,
             "users_to_cover": int(np.argmax(covered)) + 1 if covered.any() else None}
-
-
-def log_grid(low: int, high: int, n: int) -> np.ndarray:
-    """About n integers spread geometrically over [low, high], unique, both ends included."""
-    return np.unique(np.round(np.geomspace(low, high, n)).astype(np.int64))
 
 
 def exchange_rate(users, budgets, subopt: np.ndarray, budget_index: int = -2) -> dict:

@@ -1,15 +1,18 @@
-"""Reading a preference log (jaxpa.data.preference_log): every bad input is rejected before any
+"""Reading a preference log (jaxpa.audit.reading): every bad input is rejected before any
 fit with a message naming the file line and the column; good logs become the panel the fits use
 (pairwise and multi-alternative, ragged sets, reference and context columns, thin users)."""
 import io
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
 
-from jaxpa.data.preference_log import LogColumns, frame_to_log, read_csv, read_preference_log
-from jaxpa.data.synthetic_log import panel_to_frame
+from jaxpa.audit.reading import LogColumns, frame_to_log, read_csv, read_preference_log
+from jaxpa.audit.synthetic import panel_to_frame
 from jaxpa.envs.instance import InstanceError
+
+EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "data" / "prefs_example.csv"
 
 GOOD = """user,choice_set,alternative,chosen,price,time
 a,1,x,1,1.0,2.0
@@ -186,3 +189,65 @@ def test_cli_writes_nothing_on_bad_input(tmp_path, capsys):
     good.write_text(GOOD)
     assert main(["audit", str(good), "--out", str(out), "--n-test", "3"]) == 2  # nobody to test
     assert "n_test" in capsys.readouterr().err and not out.exists()
+
+
+# ----- ids as written, blank trailing lines, duplicated headers, extreme scales, Parquet ---------
+@pytest.mark.parametrize("a,b", [("01", "1"), ("1", "1.0")])
+def test_ids_are_the_strings_written(a, b):
+    """Two users whose ids differ as written ("01" and "1"; "1" and "1.0") stay two users, and
+    set ids that collide as numbers stay distinct sets."""
+    text = GOOD.replace("\na,", f"\n{a},").replace("\nb,", f"\n{b},")
+    log = frame_to_log(frame(text), min_choices=1)
+    assert log.panel.n_users == 2 and set(log.panel.user_labels) == {a, b}
+    sets = GOOD.replace("a,2,", "a,2.0,")  # sets "1" and "2.0" of user a: two sets
+    assert frame_to_log(frame(sets), min_choices=1).panel.n_choices == 3
+
+
+def test_integer_ids_sort_numerically():
+    text = GOOD.replace("\na,", "\n10,").replace("\nb,", "\n9,")
+    assert frame_to_log(frame(text), min_choices=1).panel.user_labels == ("9", "10")
+
+
+def test_trailing_blank_lines_are_accepted_inner_ones_are_not():
+    log = frame_to_log(frame(GOOD + "\n\n"), min_choices=1)
+    assert log.n_rows == 7
+    rows = GOOD.split("\n")
+    inner = "\n".join(rows[:3] + [""] + rows[3:])
+    with pytest.raises(InstanceError, match="line 4, column 'user': missing value"):
+        frame_to_log(frame(inner), min_choices=1)
+
+
+def test_a_duplicated_header_column_is_refused_by_name():
+    text = GOOD.replace("price,time", "price,price")
+    with pytest.raises(InstanceError, match="line 1, column 'price': appears twice"):
+        frame(text)
+
+
+@pytest.mark.parametrize("factor", [1e20, 1e-30])
+def test_features_float32_cannot_fit_are_standardized(factor):
+    """A log whose features are scaled by 1e20 or 1e-30 reads as the same panel up to the
+    recorded units, and its population fit, in the data's units, is the unscaled fit / factor."""
+    from jaxpa.data.fit import fit_population
+
+    df = read_csv(EXAMPLE)
+    scaled = df.copy()
+    for c in ("length", "formality", "detail"):
+        scaled[c] = (df[c].astype(float) * factor).map(repr)
+    plain, big = frame_to_log(df), frame_to_log(scaled)
+    assert np.all(plain.feature_units == 1.0) and np.all(big.feature_units != 1.0)
+    assert np.all(np.isfinite(np.asarray(big.panel.features)))
+    theta = np.asarray(fit_population(plain.panel).theta, np.float64)
+    f = fit_population(big.panel)
+    np.testing.assert_allclose(np.asarray(f.theta, np.float64) / big.feature_units,
+                               theta / factor, rtol=1e-3)
+    assert np.all(np.isfinite(np.asarray(f.std_errors())))
+
+
+def test_parquet_reads_like_the_csv(tmp_path):
+    pytest.importorskip("pyarrow")
+    path = tmp_path / "log.parquet"
+    frame().to_parquet(path)
+    a = read_preference_log(path, min_choices=1).panel
+    b = frame_to_log(frame(), min_choices=1).panel
+    np.testing.assert_array_equal(np.asarray(a.features), np.asarray(b.features))
+    assert a.user_labels == b.user_labels

@@ -1,18 +1,18 @@
 """The audit of a preference log: is personalization cheap for this population?
 
 ``run_audit(log, config, part=...)`` chains the steps, each a function of its own module, and
-returns one dict (NumPy arrays and plain values; jaxpa/experiment/audit_report.py writes it):
+returns one dict (NumPy arrays and plain values; jaxpa/audit/report.py writes it):
 
 1. ``fits``: the panel study shared with ``jaxpa run real`` (jaxpa.data.study.panel_study):
    population and personalized conditional-logit fits, held-out comparison, shrinkage chosen on
    validation, the calibrated population;
 2. ``raw``: its diagnostics exactly as E5 reports them (study.panel_diagnostics: the fitted
    heads as they are, rtol 1e-5, personalized and population designs);
-3. ``ud``: UD with uncertainty (ud_bootstrap): resolved head rank, bootstrap over users and
+3. ``ud``: UD with uncertainty (bootstrap.py): resolved head rank, bootstrap over users and
    choices, the verdict holds / fails / undetermined;
-4. ``coverage`` on the resolved population (audit_coverage, study.panel_coverage): worst covered
+4. ``coverage`` on the resolved population (coverage.py, study.panel_coverage): worst covered
    directions in the data's feature names, random-subset coverage curve, greedy pick of users;
-5. ``simulate`` and ``budget`` on the resolved population (audit_sim): regret curves of the
+5. ``simulate`` and ``budget`` on the resolved population (simulation.py): regret curves of the
    simulated learners; diversity versus volume, offline and online.
 
 Every step is a stored part (``part(name, config, compute)``, e.g. ``jaxpa.results.Store.compute``):
@@ -42,19 +42,22 @@ import numpy as np
 import jax
 import jax.numpy as jnp
 
-from jaxpa.data.audit_coverage import exchange_rate, greedy_pick, log_grid, worst_directions
-from jaxpa.data.audit_config import AuditConfig
-from jaxpa.data.audit_sim import (greedy_for_budget, learner_stats, simulate_learners,
+from jaxpa.audit.coverage import exchange_rate, greedy_pick, worst_directions
+from jaxpa.audit.config import AuditConfig
+from jaxpa.audit.progress import budget_sizes, step_plan
+from jaxpa.audit.convergence import FitError, heads_convergence, population_convergence
+from jaxpa.audit.simulation import (greedy_for_budget, learner_stats, simulate_learners,
                                   subopt_for_budget)
 from jaxpa.data.fit import PopulationFit
-from jaxpa.data.preference_log import PreferenceLog
+from jaxpa.audit.reading import PreferenceLog
 from jaxpa.data.study import (check_study_inputs, heads_instance, panel_coverage,
                               panel_diagnostics, panel_study, population_summary, study_key)
-from jaxpa.data.ud_bootstrap import ud_bootstrap
+from jaxpa.audit.bootstrap import ud_bootstrap
 from jaxpa.diagnostics import diagnose, diagnostics_summary
 from jaxpa.envs.feedback import make_feedback
 from jaxpa.envs.instance import InstanceError
 from jaxpa.envs.io import instance_from_dict, instance_to_dict
+from jaxpa.results import pack, unpack
 
 STEPS = ("fits", "raw", "ud", "coverage", "simulate", "budget")
 
@@ -70,46 +73,11 @@ def check_audit(log: PreferenceLog, config: AuditConfig) -> None:
 
 def budget_grids(n_users: int, n_choices: int) -> tuple[np.ndarray, np.ndarray]:
     """Users (2 .. N, about 5 values) and budgets (N .. 4 x the log's size, 6 values)."""
-    users = log_grid(min(2, n_users), n_users, 5)
-    budgets = log_grid(max(n_users, 8), max(4 * n_choices, 2 * n_users), 6)
-    return users, budgets
+    return budget_sizes(n_users, n_choices)
 
 
-# ----- nested results as stored parts ---------------------------------------------------------
-def pack(tree) -> dict[str, np.ndarray]:
-    """A nested dict / list of arrays and plain values as flat arrays for a part file: arrays
-    under their own keys, everything else as one JSON document (non-finite floats kept)."""
-    arrays: dict[str, np.ndarray] = {}
-
-    def walk(x):
-        if isinstance(x, dict):
-            return {str(k): walk(v) for k, v in x.items()}
-        if isinstance(x, (list, tuple)):
-            return [walk(v) for v in x]
-        if isinstance(x, (np.ndarray, jax.Array)):
-            key = f"a{len(arrays)}"
-            arrays[key] = np.asarray(x)
-            return {"__array__": key}
-        if isinstance(x, np.generic):
-            return x.item()
-        return x
-
-    doc = walk(tree)
-    return dict(arrays, __json__=np.asarray(json.dumps(doc)))
-
-
-def unpack(arrays: dict) -> dict:
-    """The inverse of ``pack``."""
-    def walk(x):
-        if isinstance(x, dict):
-            if set(x) == {"__array__"}:
-                return np.asarray(arrays[x["__array__"]])
-            return {k: walk(v) for k, v in x.items()}
-        if isinstance(x, list):
-            return [walk(v) for v in x]
-        return x
-
-    return walk(json.loads(str(arrays["__json__"])))
+def _duration(seconds: float) -> str:
+    return f"{seconds:.0f} s" if seconds < 120 else f"{seconds / 60:.0f} min"
 
 
 def _no_store(name: str, config: dict, compute: Callable[[], dict]) -> dict:
@@ -129,13 +97,21 @@ def input_config(log: PreferenceLog, config: AuditConfig, feedback) -> dict:
 def step_configs(log: PreferenceLog, config: AuditConfig, feedback) -> dict[str, dict]:
     """The config of every step's part (module docstring)."""
     base = input_config(log, config, feedback)
-    ud = dict(base, n_boot=int(config.n_boot), level=float(config.level))
+    ud = dict(base, n_boot=int(config.n_boot), level=float(config.level),
+              early_stop=bool(config.early_stop))
     return {"fits": base, "raw": base, "ud": ud,
             "coverage": dict(ud, draws=int(config.draws)),
             "simulate": dict(ud, horizon=int(config.horizon), seeds=int(config.seeds),
                              warm_start=int(config.warm_start), learners=list(config.learners)),
             "budget": dict(ud, budget_draws=int(config.budget_draws),
                            log_policy=config.log_policy, warm_start=int(config.warm_start))}
+
+
+def log_units(log: PreferenceLog) -> np.ndarray:
+    """[d] the factor each feature was divided by before fitting (reading.standardize_extreme):
+    estimates in the data's units are the fitted ones divided by it."""
+    d = log.panel.d
+    return np.ones(d) if log.feature_units is None else np.asarray(log.feature_units, np.float64)
 
 
 def log_facts(log: PreferenceLog) -> dict:
@@ -146,7 +122,7 @@ def log_facts(log: PreferenceLog) -> dict:
             "min_choices": log.min_choices, "reference_column": log.reference is not None,
             "contexts": None if log.context is None else int(np.unique(log.context).size),
             "choices_per_user": np.bincount(np.asarray(panel.user)).tolist(),
-            "digest": log.digest}
+            "feature_units": log_units(log).tolist(), "digest": log.digest}
 
 
 def run_audit(log: PreferenceLog, config: AuditConfig = AuditConfig(), *,
@@ -162,12 +138,16 @@ def run_audit(log: PreferenceLog, config: AuditConfig = AuditConfig(), *,
     key = study_key(config.seed, configs["fits"]["label"])
     panel, t0 = log.panel, time.perf_counter()
 
+    plan = step_plan(panel, config)
+
     def step(name: str, compute: Callable[[], dict], note=lambda r: "") -> dict:
         t = time.perf_counter()
         fresh = []
 
         def run():
             fresh.append(True)
+            what, eta = plan[name]
+            progress(f"[audit] {name}: {what}; ETA ~{_duration(eta)}")
             return pack(compute())
 
         out = unpack(part(name, configs[name], run))
@@ -190,10 +170,20 @@ def run_audit(log: PreferenceLog, config: AuditConfig = AuditConfig(), *,
     f = step("fits", fits)
     base = instance_from_dict(f["instance"])
     pop = f["population"]
-    out["population_fit"] = {k: v for k, v in pop.items() if k != "information"}
-    out["heldout"], out["heads"] = f["heldout"], f["heads"]
+    units = log_units(log)
+    out["population_fit"] = dict({k: v for k, v in pop.items() if k != "information"},
+                                 theta=pop["theta"] / units, std_errors=pop["std_errors"] / units)
+    out["heldout"] = f["heldout"]
+    out["heads"] = dict(f["heads"], theta=f["heads"]["theta"] / units)
     out["instance"] = {"n_prompts": base.n_prompts, "K": base.n_responses, "d": base.d,
                        "scale": f["scale"], "reference": f["reference"]}
+    fits_ok = population_convergence(panel, pop["theta"], pop["std_errors"])
+    counts = np.bincount(np.asarray(panel.user), minlength=panel.n_users)
+    heads_ok = heads_convergence(f["heads"]["grad_norm"], counts, log.thin_mask, panel.user_labels)
+    out["convergence"] = {"population": fits_ok, "heads": heads_ok}
+    if not fits_ok["converged"]:
+        raise FitError(f"{log.source}: {fits_ok['reason']}; rescale the features or check the "
+                       f"log for separable choices")
     out["raw"] = step("raw", lambda: panel_diagnostics(base, feedback)[1])
     if "ud" not in config.sections:
         return out
@@ -205,11 +195,15 @@ def run_audit(log: PreferenceLog, config: AuditConfig = AuditConfig(), *,
                                    grad_norm=jnp.asarray(pop["grad_norm"]), n=int(pop["n"]))
         boot = ud_bootstrap(jax.random.fold_in(key, 4), panel, base, f["scale"],
                             f["heads"]["theta"], population, config.grid, log.thin_mask,
-                            n_boot=config.n_boot, level=config.level, feedback=feedback)
+                            n_boot=config.n_boot, level=config.level, feedback=feedback,
+                            early_stop=config.early_stop)
         resolved = diagnose(heads_instance(base, boot["resolved_heads_std"]), feedback)
         return dict(boot, resolved=diagnostics_summary(resolved))
 
-    out["ud"] = step("ud", ud, lambda r: f": {r['verdict']} ({config.n_boot} replicates)")
+    out["ud"] = step("ud", ud, lambda r: f": {r['verdict']} ({r['n_computed']} of "
+                                         f"{config.n_boot} replicates)")
+    if not heads_ok["converged"]:
+        out["ud"] = dict(out["ud"], verdict="undetermined", reason=heads_ok["reason"])
     inst = heads_instance(base, out["ud"]["resolved_heads_std"])
     diag = []
 
@@ -220,7 +214,8 @@ def run_audit(log: PreferenceLog, config: AuditConfig = AuditConfig(), *,
 
     if "coverage" in config.sections:
         out["coverage"] = step("coverage", lambda: {
-            "worst": worst_directions(diagnostics(), panel.feature_names),
+            "worst": worst_directions(diagnostics(), panel.feature_names,
+                                      heads=np.asarray(inst.heads), probs=np.asarray(inst.user_probs)),
             "random": panel_coverage(inst, diagnostics(), config.draws, jax.random.fold_in(key, 2),
                                      feedback),
             "greedy": greedy_pick(inst, diagnostics(), feedback=feedback),

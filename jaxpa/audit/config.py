@@ -1,4 +1,4 @@
-"""The options of ``jaxpa audit`` (jaxpa/data/audit.py), in a module of their own so that the
+"""The options of ``jaxpa audit`` (jaxpa/audit/steps.py), in a module of their own so that the
 command line can declare its arguments without importing the audit's machinery."""
 from __future__ import annotations
 
@@ -31,6 +31,7 @@ class AuditConfig:
     warm_start: int = 200    # uniform rounds of greedy + warm start
     seed: int = 0
     n_boot: int = 100        # bootstrap replicates for the UD verdict
+    early_stop: bool = True  # stop the bootstrap once the verdict at n_boot is decided
     level: float = 0.95      # verdict threshold and CI level
     budget_draws: int = 16   # random subsets x logs per diversity-versus-volume cell
     log_policy: str = "optimal"  # logging policy of the offline diversity-versus-volume study
