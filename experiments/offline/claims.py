@@ -29,13 +29,17 @@ def under_ud(classes, ud) -> np.ndarray:
     return np.where(np.asarray(ud, bool), out, "excluded")
 
 
-def without_ud(classes, ud) -> np.ndarray:
+def without_ud(classes, ud, flips=None) -> np.ndarray:
     """C4 without UD per draw: 'stalled' / 'faster' agree, 'log(1/eps)' contradicts; draws whose
-    diagnostics say UD holds are excluded."""
+    diagnostics say UD holds are excluded, and so (given ``flips`` [B] bool) are draws whose
+    uncovered direction flips no decision (identifiable SubOpt 0: the log eventually reveals every
+    decision, so nothing need stall)."""
     cls = np.asarray(classes)
     out = np.select([np.isin(cls, [STALLED, FASTER]), cls == LOG], ["agree", "contradict"],
                     "undetermined")
-    return np.where(~np.asarray(ud, bool), out, "excluded")
+    out = np.where(~np.asarray(ud, bool), out, "excluded")
+    # only a draw whose uncovered direction flips a decision can stall (the others are excluded)
+    return out if flips is None else np.where(np.asarray(flips, bool), out, "excluded")
 
 
 def uniform_control(classes) -> np.ndarray:
@@ -90,10 +94,16 @@ def offline_claims(records) -> list:
             f"Optimal logging on the {len(holds)} UD-holds draws ({seeds(holds)}): "
             f"{_class_counts(holds)}; {_shape(holds, tol)}."))
         ident = _values(fails, "identifiable")
+        flips = _values(opt, "identifiable") > 0
         claims.append(rules.judge(
-            "C4 offline without UD", "Without UD, optimal-vs-reference logging stalls or decays "
-            "only polynomially (n(eps) grows faster than log 1/eps).",
-            without_ud(cls, ud),
+            "C4 offline without UD", "Without UD, where the direction optimal play leaves "
+            "uncovered flips a decision, optimal-vs-reference logging stalls or decays only "
+            "polynomially (n(eps) grows faster than log 1/eps).",
+            without_ud(cls, ud, flips),
+            f"The uncovered direction flips a decision (identifiable SubOpt > 0) on "
+            f"{int(np.sum(ident > 0))} of the {len(fails)} UD-fails draws "
+            f"(share {np.mean(ident > 0) if len(fails) else float('nan'):.2f}); judged on those, "
+            "the others excluded. "
             f"Optimal logging on the {len(fails)} UD-fails draws ({seeds(fails)}): "
             f"{_class_counts(fails)}; the identifiable SubOpt (what the log can ever reveal) is "
             f"positive on {int(np.sum(ident > 0))} of them"

@@ -186,10 +186,12 @@ def test_c4_rules_supported_on_runs_that_agree(probe_runs):
 
 def test_c4_rules_not_supported_on_runs_that_contradict(probe_runs):
     records = probe_runs[1]
-    # UD fails, but the truth projected on the logged span still decides right: SubOpt -> 0
-    # exponentially, so 'without UD' is contradicted on every draw
+    # UD fails, but the truth projected on the logged span still decides right (the uncovered
+    # direction flips no decision): SubOpt -> 0 exponentially; such draws cannot test "stalls"
+    # and are excluded, not counted against it (the old rule read "not supported" here)
     c = _claims(records, "identified")["C4 offline without UD"]
-    assert c.verdict == "not supported" and "4 contradict" in c.evidence
+    assert c.verdict == "inconclusive" and "on 0 of the 4 UD-fails draws" in c.evidence
+    assert "4 excluded" in c.evidence or "no draw can test it" in c.evidence
     # UD holds without a margin: n(eps) bends up like a power law's on every draw
     claims = _claims(records, "nomargin")
     assert claims["C4 offline under UD"].verdict == "not supported", claims["C4 offline under UD"]
@@ -264,3 +266,23 @@ def test_offline_experiment_tiny_runs_and_resumes(tmp_path, capsys):
         assert (out / fig).is_file()
     rows = (out / "offline.csv").read_text().splitlines()
     assert len(rows) == 1 + 8 and rows[0].startswith("population,draw,policy,ud_holds")
+
+
+def test_without_ud_is_judged_where_the_uncovered_direction_flips_a_decision():
+    """Both ways: a draw whose uncovered direction flips no decision is excluded, not counted
+    against the claim; where it flips one, a stall agrees and log(1/eps) contradicts."""
+    cls = np.array([STALLED, LOG, LOG, STALLED])
+    ud = np.zeros(4, bool)
+    flips = np.array([True, True, False, False])
+    np.testing.assert_array_equal(without_ud(cls, ud, flips),
+                                  ["agree", "contradict", "excluded", "excluded"])
+    np.testing.assert_array_equal(without_ud(cls, ud), ["agree", "contradict", "contradict",
+                                                        "agree"])
+    stalls = np.array([STALLED] * 10 + [LOG] * 10)
+    flip = np.array([True] * 10 + [False] * 10)
+    assert judge("C4", "s", without_ud(stalls, np.zeros(20, bool), flip), "e").verdict == \
+        "supported"
+    assert judge("C4", "s", without_ud(stalls, np.zeros(20, bool)), "e").verdict == "inconclusive"
+    logs = np.array([LOG] * 12)  # decisions flipped and yet n(eps) = O(log 1/eps): contradicted
+    assert judge("C4", "s", without_ud(logs, np.zeros(12, bool), np.ones(12, bool)),
+                 "e").verdict == "not supported"

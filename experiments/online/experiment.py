@@ -26,6 +26,7 @@ EXPERIMENT = Experiment(
     sizes={"tiny": Size(horizon=1_200, seeds=4, draws=3), "quick": Size(horizon=4_000, seeds=8, draws=8),
            "default": Size(horizon=20_000, seeds=24, draws=24)},
     claim_order=1,
+    continue_factor=2,
     analyze=online_claims("holds", "fails", greedy=GREEDY, warm="greedy[warm_start=1000]",
                           cold="greedy[warm_start=0]", consistent=("ucb", "eps_t=c/t")),
 )

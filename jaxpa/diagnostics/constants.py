@@ -18,7 +18,8 @@ is O(eps) when span U leaves range(S), and 1 / (u^T S^+ u) for one unit vector u
 Information constants (larger = more diverse):
 - lambda_D, plateau_scale: from ``diagnose`` (plateau_scale is a time, 1/(kappa lambda_D Delta^2)).
 - loo_coverage: min_u identification(Sigma*_{-u}, D_u): how well the *other* users' optimal play
-  identifies u's decisions.
+  identifies u's decisions (``Diagnostics.robust_coverage``, diagnostics/robust.py: under bt_ref
+  a user's own locked play can reveal nothing, so it is this).
 - own_identifiability: min_u identification(Sigma*_u, D_u): u's own optimal play alone.
 - user_lambda: min_u identification(Sigma*, D_u): lambda_D taken over each user's decisions only.
 - loo_optimal: min over informative cells c of identification(Sigma*_{-c}, g_c / |g_c|): whether
@@ -60,6 +61,7 @@ from flax import struct
 
 from jaxpa.diagnostics.instance_diagnostics import diagnose, optimal_play_factors
 from jaxpa.diagnostics.lock import SLACK, lock_constants, lock_play
+from jaxpa.diagnostics.robust import identification, quad_form, user_decision_bases
 from jaxpa.envs.feedback import make_feedback
 from jaxpa.envs.instance import Instance, gaps, rewards, support_mask
 from jaxpa.learners.design import design
@@ -94,20 +96,6 @@ class Candidates:
     eps: Array
 
 
-def quad_form(S: Array, U: Array, eps: Array) -> Array:
-    """U^T (S + eps I)^-1 U for symmetric PSD S [p, p] and U [p, r] (or [p]): [r, r] (or scalar)."""
-    e, V = jnp.linalg.eigh(0.5 * (S + S.T))
-    A = (V.T @ U) / jnp.sqrt(jnp.maximum(e, 0.0) + eps).reshape((-1,) + (1,) * (U.ndim - 1))
-    return jnp.tensordot(A, A, axes=[[0], [0]])
-
-
-def identification(S: Array, U: Array, eps: Array) -> Array:
-    """1 / lambda_max(U^T (S + eps I)^-1 U): scalar (inf when U = 0)."""
-    Q = quad_form(S, U, eps)
-    top = Q if U.ndim == 1 else jnp.linalg.eigvalsh(Q)[-1]
-    return 1.0 / top
-
-
 def optimal_play(inst: Instance, rtol: float = 1e-5):
     """(z [N, M, K, p], f [N, M, p], omega [N, M], Sigma* [p, p], eps) under bt_ref."""
     z = design(inst)
@@ -117,29 +105,17 @@ def optimal_play(inst: Instance, rtol: float = 1e-5):
     return z, f, omega, sigma, rtol * jnp.linalg.eigvalsh(sigma)[-1]
 
 
-def user_decision_bases(inst: Instance, z: Array, rtol: float = 1e-5) -> Array:
-    """Orthonormal bases of D_u, one per user: [N, p, p], columns outside D_u zeroed (a column is
-    in D_u when its eigenvalue of u's decision Gram exceeds rtol times the largest)."""
-    y_star = jnp.argmax(rewards(inst), axis=-1)
-    dz = z - jnp.take_along_axis(z, y_star[..., None, None], axis=-2)  # [N, M, K, p]
-    G = jnp.einsum("nm,nmkp,nmkq->npq", support_mask(inst).astype(z.dtype), dz, dz)
-    e, V = jnp.linalg.eigh(G)
-    keep = (e > rtol * e[:, -1:]) & (e > 0)
-    return V * keep[:, None, :]
-
-
-def user_constants(inst: Instance, rtol: float = 1e-5) -> tuple[Array, Array, Array]:
-    """(loo_coverage, own_identifiability, user_lambda) per user: three [N] arrays (inf for users
-    outside the support or without decisions)."""
+def user_constants(inst: Instance, rtol: float = 1e-5) -> tuple[Array, Array]:
+    """(own_identifiability, user_lambda) per user: two [N] arrays (inf for users outside the
+    support or without decisions). loo_coverage is ``Diagnostics.robust_coverage``."""
     z, f, omega, sigma, eps = optimal_play(inst, rtol)
     own = jnp.einsum("nm,nmp,nmq->npq", omega, f, f)
-    U = user_decision_bases(inst, z, rtol)
-    per = jax.vmap(lambda S, B: jnp.stack([identification(sigma - S, B, eps),
-                                           identification(S, B, eps),
+    U = user_decision_bases(z, jnp.argmax(rewards(inst), axis=-1), support_mask(inst), rtol)
+    per = jax.vmap(lambda S, B: jnp.stack([identification(S, B, eps),
                                            identification(sigma, B, eps)]))(own, U)
     per = jnp.where(per > SLACK * eps, per, 0.0)
     per = jnp.where((inst.user_probs > 0)[:, None], per, jnp.inf)
-    return per[:, 0], per[:, 1], per[:, 2]
+    return per[:, 0], per[:, 1]
 
 
 def cell_constants(inst: Instance, rtol: float = 1e-5) -> tuple[Array, Array, Array]:
@@ -193,12 +169,12 @@ def candidates(inst: Instance, rtol: float = 1e-5) -> Candidates:
     full float precision (GPUs otherwise use TF32, too coarse for the tolerances)."""
     with jax.default_matmul_precision("highest"):
         diag = diagnose(inst, MODEL, rtol=rtol)
-        loo, own, user = user_constants(inst, rtol)
+        own, user = user_constants(inst, rtol)
         loo_opt, dev, unlock = cell_constants(inst, rtol)
         hls, gp, greedy = gap_constants(inst, rtol)
         eps = optimal_play(inst, rtol)[-1]
     return Candidates(lambda_D=diag.lambda_D, plateau_scale=diag.plateau_scale,
-                      loo_coverage=jnp.min(loo), own_identifiability=jnp.min(own),
+                      loo_coverage=diag.robust_coverage, own_identifiability=jnp.min(own),
                       user_lambda=jnp.min(user), loo_optimal=jnp.min(loo_opt),
                       deviation_coverage=jnp.min(dev), head_sine=head_sine(inst),
                       unlock_time=jnp.max(unlock), hls_time=hls, gaussian_plateau=gp,

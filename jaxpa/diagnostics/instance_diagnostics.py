@@ -46,6 +46,8 @@ import jax.numpy as jnp
 from flax import struct
 
 from jaxpa.diagnostics.lock import lock_constants, lock_play
+from jaxpa.diagnostics.robust import (lock_states, robust_user_coverage, robust_user_residual,
+                                     user_decision_bases)
 from jaxpa.envs.feedback import FeedbackModel, make_feedback
 from jaxpa.envs.instance import Instance, InstanceError, gaps, min_gap, rewards, support_mask, validate
 from jaxpa.envs.one_shot import one_shot_jit
@@ -107,6 +109,10 @@ class Diagnostics:
     kappa: Array
     plateau_scale: Array
     unlock_time: Array
+    robust_user_coverage: Array
+    robust_coverage: Array
+    robust_ud_holds: Array
+    fragile_user: Array
     feedback: str = struct.field(pytree_node=False, default="bt_ref")
     featurizer: str = struct.field(pytree_node=False, default="personalized")
 
@@ -232,15 +238,19 @@ def _diagnose_body(inst, rtol, feedback, featurizer) -> Diagnostics:
     informative = mask & (jnp.sum(jnp.square(G), axis=(-2, -1)) > 0)
     kappa = jnp.where(informative.any(), jnp.min(jnp.where(informative, kap, jnp.inf)), 0.0)
     d_min = min_gap(inst)
-    if feedback.has_lock_play and F.shape[-2] == 1:  # one optimal-play row per context
-        weight = jnp.where(mask, inst.user_probs[:, None] * inst.prompt_probs, 0.0)
-        r = rewards(inst)
-        unlock = lock_constants(z, F[..., 0, :], weight, sigma, tol,
-                                *lock_play(feedback, z, r, inst.reference), r, mask,
+    weight = jnp.where(mask, inst.user_probs[:, None] * inst.prompt_probs, 0.0)
+    r = rewards(inst)
+    locks = lock_play(feedback, z, r, inst.reference) if feedback.has_lock_play else None
+    if locks is not None and F.shape[-2] == 1:  # one optimal-play row per context
+        unlock = lock_constants(z, F[..., 0, :], weight, sigma, tol, *locks, r, mask,
                                 eig=(e_s, V[2]))[2]
         unlock_time = jnp.max(unlock).astype(dtype)
     else:
         unlock_time = jnp.asarray(jnp.nan, dtype)
+    robust_w, robust_c = _robust(inst, z, r, F, G, weight, mask, locks, _after(sigma, last), cover,
+                                 tol, tol_c, rtol)
+    fragile = (robust_c > rtol) & (inst.user_probs > 0)
+    robust_holds = ud_holds & ~fragile.any()
     return Diagnostics(
         head_rank=_rank(e_h, rtol * e_h.max()), dim_D=dim_D, D_basis=Q, D_mask=D_mask,
         sigma_star=sigma, rank_sigma=_rank(e_c, tol_c), lambda_max=lambda_max,
@@ -251,7 +261,31 @@ def _diagnose_body(inst, rtol, feedback, featurizer) -> Diagnostics:
         worst_direction=jnp.where(vacuous, 0.0, vs[1]),
         min_gap=d_min, max_gap=jnp.where(mask[..., None], gaps(inst), 0.0).max(), kappa=kappa,
         plateau_scale=jnp.where(resolved, 1.0 / (kappa * lambda_D * d_min**2), jnp.inf).astype(dtype),
-        unlock_time=unlock_time)
+        unlock_time=unlock_time, robust_user_coverage=robust_w.astype(dtype),
+        robust_coverage=jnp.min(robust_w).astype(dtype), robust_ud_holds=robust_holds,
+        fragile_user=jnp.where(robust_holds, -1, jnp.argmax(robust_c)).astype(jnp.int32))
+
+
+def _robust(inst, z, r, F, G, weight, mask, locks, sigma, cover, tol, tol_c, rtol):
+    """Each user's robust constant (diagnostics/robust.py: Sigma*, the lock rows' curvature,
+    ridge tol; 0 where the verdict finds D_u unseen, inf outside the support) and the verdict's
+    residual share (the unweighted coverage matrices, range cut at tol_c): ([N], [N])."""
+    bases = user_decision_bases(z, jnp.argmax(r, axis=-1), mask, rtol)
+    if locks is None:  # no lock_play: u's locked play is taken to reveal nothing
+        N, p = z.shape[0], z.shape[-1]
+        rows, live = jnp.zeros((N, 1, p), z.dtype), mask.any(-1)[:, None]
+        rows_c = rows
+    else:
+        Gl, wl, lockable = locks
+        rows, live = lock_states(Gl, wl, lockable, weight, mask)
+        rows_c = lock_states(Gl, jnp.ones_like(wl), lockable, mask.astype(z.dtype), mask)[0]
+    own = jnp.einsum("nm,nmrp,nmrq->npq", weight, F, F)
+    own_c = jnp.einsum("nm,nmrp,nmrq->npq", mask.astype(z.dtype), G, G)
+    w = robust_user_coverage(sigma, own, bases, rows, live, tol)
+    c = robust_user_residual(_after(cover, w), own_c, bases, rows_c, live, tol_c)
+    support = inst.user_probs > 0
+    w = jnp.where(support, jnp.where(c > rtol, 0.0, w), jnp.inf)
+    return w, jnp.where(support, c, 0.0)
 
 
 def diagnose(inst: Instance, feedback: str | FeedbackModel = "bt_ref", rtol=1e-5,

@@ -21,7 +21,7 @@ import jax.numpy as jnp
 
 from jaxpa.envs.keys import check_key
 from jaxpa.envs.precision import full_precision
-from jaxpa.envs.matched import matched_fails, matched_holds
+from jaxpa.envs.matched import matched_fails, matched_holds, robust_fails, robust_holds
 from jaxpa.envs.instance import (Instance, InstanceError, gaps, min_gap, optimal_responses,
                                  validate)
 from jaxpa.envs.sampling import (gap_at_least, optimal_play_spans, reject, sphere_instance, spread,
@@ -162,11 +162,12 @@ def f6_no_margin(key: Array, n_users: int = 64, k: int = 2, d: int = 3, n_respon
 FAMILIES: dict[str, Callable[..., Instance]] = {
     "f1": f1_diverse, "f2": f2_homogeneous, "f3": f3_clustered, "f4": f4_interpolation,
     "f5": f5_minority, "f6": f6_no_margin, "matched_holds": matched_holds,
-    "matched_fails": matched_fails}
+    "matched_fails": matched_fails, "robust_holds": robust_holds, "robust_fails": robust_fails}
 
 # Families whose every instance has Delta_min >= min_gap (or gap_window[0]; make_family checks
 # it). F4 guarantees it for its eta = 0 base only; F6 has no margin by design.
-GAP_GUARANTEED = ("f1", "f2", "f3", "f5", "matched_holds", "matched_fails")
+GAP_GUARANTEED = ("f1", "f2", "f3", "f5", "matched_holds", "matched_fails", "robust_holds",
+                  "robust_fails")
 
 
 SIZE_NAMES = ("n_users", "k", "d", "n_responses", "n_prompts", "n_per_cluster", "n_major",

@@ -15,6 +15,11 @@ on their optimal responses while disagreeing elsewhere. N, M, K, d, k and the re
 construction; Delta_min, kappa and the share of y* = y0 by the windows (tests/envs/test_matched.py checks
 the distributions). What differs is the heads' arrangement: spread on the holds side, agreeing at
 the optimum on the fails side.
+
+The robust pair (``robust_pair``: ``robust_holds`` / ``robust_fails``) is drawn the same way with
+UD holding on both sides: on one every leave-one-user-out subset of optimal play still covers
+R^{kd}, on the other some user's decisions rest on its own optimal play (MODEL.md §6: greedy can
+lock such a user for good).
 """
 from __future__ import annotations
 
@@ -85,14 +90,37 @@ def loo_conditioning(inst: Instance) -> Array:
     return jnp.min(jax.vmap(without)(jnp.arange(inst.n_users)))
 
 
-def _covered(inst: Instance, ud: bool, min_conditioning: float) -> Array:
-    """The side's UD status with a margin, so no draw is borderline: holds robustly when every
-    leave-one-user-out subset of optimal play still covers all of R^{kd} with conditioning >=
-    min_conditioning (so no user's decisions rest on its own play alone); fails when the residual
-    of D outside range(Sigma°) is above 1e-3 even with the range cut at 1e-7 of the top
-    eigenvalue (draws in between are rejected on both sides)."""
-    if ud:
+def loo_residual(inst: Instance, rtol: float = 1e-7) -> Array:
+    """max over users u of the share of u's decision rows' energy outside the range of the
+    *other* users' bt_ref optimal-play rows (range cut at rtol times the top eigenvalue): 0 when
+    every user's decisions are seen by the rest of the population (robust UD), near 1 when a
+    user's decision direction rests on its own play alone."""
+    g, dz = bt_ref_rows(inst)
+    N, p = inst.n_users, g.shape[-1]
+    g, dz = g.reshape(N, -1, p), dz.reshape(N, -1, p)
+
+    def without(u):
+        rows = jnp.where((jnp.arange(N) == u)[:, None, None], 0.0, g).reshape(-1, p)
+        e, V = jnp.linalg.eigh(rows.T @ rows)
+        B = V * (e > rtol * jnp.maximum(e[-1], 0.0))
+        outside = dz[u] - (dz[u] @ B) @ B.T
+        return jnp.sum(outside**2) / jnp.maximum(jnp.sum(dz[u] ** 2), 1e-30)
+
+    return jnp.max(jax.vmap(without)(jnp.arange(N)))
+
+
+def _covered(inst: Instance, side: str, min_conditioning: float) -> Array:
+    """The side's UD status with a margin, so no draw is borderline: "holds" (UD and robust UD)
+    when every leave-one-user-out subset of optimal play still covers all of R^{kd} with
+    conditioning >= min_conditioning (so no user's decisions rest on its own play alone); "fails"
+    when the residual of D outside range(Sigma°) is above 1e-3 even with the range cut at 1e-7 of
+    the top eigenvalue; "fragile" (UD holds, robust UD fails) when optimal play covers R^{kd} with
+    conditioning >= min_conditioning but without some user a share >= 1e-3 of its decisions is
+    unseen (``loo_residual``). Draws in between are rejected."""
+    if side == "holds":
         return loo_conditioning(inst) >= min_conditioning
+    if side == "fragile":
+        return (conditioning(inst) >= min_conditioning) & (loo_residual(inst) >= 1e-3)
     return bt_ref_residual(inst, 1e-7) >= 1e-3
 
 
@@ -101,6 +129,27 @@ def matched(key: Array, ud: bool = True, n_users: int = 6, d: int = 3, n_respons
             kappa_window: tuple = (0.1, 0.25), min_conditioning: float = 0.01,
             max_tries: int = 100000) -> Instance:
     """One draw of the matched family, UD holding (``ud=True``) or failing (module docstring)."""
+    return _matched_draw(key, "holds" if ud else "fails", n_users, d, n_responses, n_prompts,
+                         scale, gap_window, kappa_window, min_conditioning, max_tries)
+
+
+def robust_pair(key: Array, robust: bool = True, n_users: int = 6, d: int = 2,
+                n_responses: int = 4, n_prompts: int = 1, scale: float = 2.0,
+                gap_window: tuple = (0.2, 0.8), kappa_window: tuple = (0.1, 0.25),
+                min_conditioning: float = 0.01, max_tries: int = 100000) -> Instance:
+    """One draw of the robust pair: UD holds on both sides; robust UD (leave-one-user-out
+    coverage) holds (``robust=True``) or fails. The draw and the matching windows are the matched
+    family's; the defaults are one-prompt populations (M = 1, K = 4 with the zero-feature
+    reference, d = k = 2, N = 6), where each user's optimal play is h_u ⊗ phi(y*_u): a response
+    preferred by exactly two users leaves each of them the only one to show its own head ⊗
+    phi(y*) direction, a lock on y0 then reveals nothing, and no other user corrects it."""
+    return _matched_draw(key, "holds" if robust else "fragile", n_users, d, n_responses,
+                         n_prompts, scale, gap_window, kappa_window, min_conditioning, max_tries)
+
+
+def _matched_draw(key, side, n_users, d, n_responses, n_prompts, scale, gap_window, kappa_window,
+                  min_conditioning, max_tries) -> Instance:
+    """The shared rejection draw of ``matched`` and ``robust_pair`` for one side."""
     def draw(key):
         kh, kw, kf = jax.random.split(key, 3)
         features = unit(jax.random.normal(kf, (n_prompts, n_responses, d), jnp.float32))
@@ -115,7 +164,7 @@ def matched(key: Array, ud: bool = True, n_users: int = 6, d: int = 3, n_respons
         return ((g >= gap_window[0]) & (g <= gap_window[1])
                 & (kap >= kappa_window[0]) & (kap <= kappa_window[1])
                 & jnp.all(optimal_responses(inst) != 0)
-                & _covered(inst, ud, min_conditioning))
+                & _covered(inst, side, min_conditioning))
 
     return reject(draw, accept, key, max_tries)
 
@@ -124,3 +173,7 @@ matched_holds = functools.partial(matched, ud=True)
 matched_holds.__doc__ = "The UD-holds side of the matched families (``matched``)."
 matched_fails = functools.partial(matched, ud=False)
 matched_fails.__doc__ = "The UD-fails side of the matched families (``matched``)."
+robust_holds = functools.partial(robust_pair, robust=True)
+robust_holds.__doc__ = "The robust pair's side where UD and robust UD hold (``robust_pair``)."
+robust_fails = functools.partial(robust_pair, robust=False)
+robust_fails.__doc__ = "The robust pair's side where UD holds and robust UD fails (``robust_pair``)."

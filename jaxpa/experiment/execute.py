@@ -22,13 +22,15 @@ import jax
 
 from jaxpa.diagnostics.curve_stats import curve_stats, curve_verdict, lock_in
 from jaxpa.diagnostics.instance_diagnostics import diagnose
+from jaxpa.diagnostics.lock_persistence import permanent_lock
 from jaxpa.diagnostics.report import diagnostics_summary
 from jaxpa.envs.instance import Instance
 from jaxpa.experiment.spec import Experiment, LearnerGrid, Population, Size, label_key
 from jaxpa.learners.hparams import check_hparams, flat_hparams, set_hparams
 from jaxpa.learners.registry import make_learner
-from jaxpa.results import Store, fingerprint
+from jaxpa.results import Store, fingerprint, safe_label
 from jaxpa.runner.cells import CellTracker
+from jaxpa.runner.curves import Curves
 from jaxpa.runner.sharding import runs_mesh, simulate_sharded_many
 
 
@@ -50,7 +52,10 @@ class Run:
     mistakes: [B, S, C]; extra: {name: [B, S, C]}; nonfinite_at: [B, S]); stats: CurveStats [B];
     verdict: [B] str ("unhealthy" where some seed's learner state went non-finite); lock: the
     ``lock_in`` dict (its default min_plays) or None; cells: the raw cell tracker [B, S, N, M]
-    when the experiment tracks cells (for lock-in under another min_plays), else None."""
+    when the experiment tracks cells (for lock-in under another min_plays), else None; when the
+    experiment continues its runs (``continue_factor``), the curves run to c T, ``horizon`` is T,
+    ``cells_at_horizon`` the tracker over [T/2, T] and ``permanent`` the ``permanent_lock``
+    dict (None otherwise)."""
 
     population: str
     label: str
@@ -65,6 +70,9 @@ class Run:
     verdict: np.ndarray
     lock: dict | None
     cells: CellTracker | None = None
+    horizon: int | None = None
+    cells_at_horizon: CellTracker | None = None
+    permanent: dict | None = None
 
 
 @dataclasses.dataclass
@@ -87,6 +95,35 @@ class ExperimentResults:
 
     def labels(self, population: str) -> list[str]:
         return [lab for (p, lab) in self.runs if p == population]
+
+    def rerun(self, population: str, label: str, draws, key_index: int = 1) -> Run:
+        """Grid point ``label`` again on the draws ``draws`` of a population, with fresh seeds
+        (run key fold_in(K, 2^20 + key_index), K the master key), as a stored part: the Run of
+        those draws (leading axis len(draws)). A claim reruns its contradicting draws this way to
+        see whether a contradiction reproduces."""
+        draws = [int(b) for b in np.ravel(draws)]
+        old = self.run(population, label)
+        group = next(g for g in self.experiment.learners if label in g.point_labels())
+        feedback = self.experiment.feedback_model()
+        inst = jax.tree.map(lambda x: x[np.asarray(draws)], self.populations[population].instances)
+        exp, size = self.experiment, self.size
+
+        def compute():
+            learner = make_learner(group.name, feedback, **dict(group.options))
+            hp = set_hparams(learner.default_hparams(), **old.hparams)
+            curves = simulate_sharded_many(
+                jax.random.fold_in(self.key, 2**20 + key_index), inst, feedback, [(learner, hp)],
+                horizon=size.horizon, n_seeds=size.seeds, n_checkpoints=exp.n_checkpoints,
+                track_cells=exp.track_cells, continue_factor=exp.continue_factor)[0]
+            return _arrays(curves)
+
+        config = {"population": population, "label": label, "draws": draws,
+                  "instances": fingerprint(inst), "hparams": old.hparams, "horizon": size.horizon,
+                  "seeds": size.seeds, "key_index": key_index,
+                  "continue_factor": exp.continue_factor, "track_cells": exp.track_cells}
+        arrays = self.part(f"rerun__{population}__{safe_label(label)}", config, compute)
+        return _make_run(population, label, group.name, old.hparams, arrays, 0, 1, inst,
+                         size.horizon)
 
     def part(self, name: str, config: dict, compute: Callable[[], dict]) -> dict:
         """A further stored computation (offline curves, fits, ...): loaded when finished."""
@@ -176,7 +213,9 @@ def run(experiment: Experiment, size_name: str = "default", *, out=None, seed: i
                           "options": dict(group.options), "hparams": points,
                           "feedback": feedback.label, "horizon": size.horizon,
                           "seeds": size.seeds, "n_checkpoints": experiment.n_checkpoints,
-                          "track_cells": experiment.track_cells, "seed": seed}
+                          "track_cells": experiment.track_cells, "seed": seed,
+                          **({"continue_factor": experiment.continue_factor}
+                             if experiment.continue_factor else {})}
                 name = f"{pop.label}__{group.label}"
                 parts.append(_Part(group, learner, hp, points, name, config,
                                    store.get(name, config)))
@@ -187,7 +226,8 @@ def run(experiment: Experiment, size_name: str = "default", *, out=None, seed: i
                     run_key, inst, feedback, [(p.learner, p.hparams) for p in missing],
                     horizon=size.horizon, n_seeds=size.seeds,
                     n_checkpoints=experiment.n_checkpoints, mesh=mesh,
-                    track_cells=experiment.track_cells)
+                    track_cells=experiment.track_cells,
+                    continue_factor=experiment.continue_factor)
                 fresh = {p.name: _arrays(c) for p, c in zip(missing, curves)}
             took = time.perf_counter() - t_part
             together = ", ".join(p.group.label for p in missing)
@@ -206,7 +246,7 @@ def run(experiment: Experiment, size_name: str = "default", *, out=None, seed: i
                                                              part.points)):
                     runs[(pop.label, point_label)] = _make_run(
                         pop.label, point_label, part.group.name, point, arrays, h,
-                        len(part.points), inst)
+                        len(part.points), inst, size.horizon)
         results = ExperimentResults(experiment, size_name, size, seed, key, store, pops, runs,
                                     advance)
         results.sections = outputs.write(results, elapsed=lambda: time.perf_counter() - t0,
@@ -234,12 +274,14 @@ def _arrays(c) -> dict:
     arrays = {"checkpoints": c.checkpoints, "regret": c.regret, "mistakes": c.mistakes,
               "nonfinite_at": c.nonfinite_at}
     arrays.update({f"extra__{n}": v for n, v in c.extra.items()})
-    if c.cells is not None:
-        arrays.update({f"cells__{f}": getattr(c.cells, f) for f in ("plays", "first", "mixed")})
+    for prefix, cells in (("cells", c.cells), ("cells_at_horizon", c.cells_at_horizon)):
+        if cells is not None:
+            arrays.update({f"{prefix}__{f}": getattr(cells, f) for f in ("plays", "first", "mixed")})
     return {k: np.asarray(v) for k, v in arrays.items()}
 
 
-def _make_run(population, label, name, point, arrays, h, n_points, inst) -> Run:
+def _make_run(population, label, name, point, arrays, h, n_points, inst,
+              horizon: int | None = None) -> Run:
     """The Run of grid point h from a part's arrays [B, (H,) S, ...]."""
     swept = n_points > 1
     pick = (lambda x: np.asarray(x)[:, h]) if swept else np.asarray
@@ -253,5 +295,12 @@ def _make_run(population, label, name, point, arrays, h, n_points, inst) -> Run:
         cells = CellTracker(*(pick(arrays[f"cells__{f}"]) for f in ("plays", "first", "mixed")))
         lock = lock_in(cells, inst)
     extra = {k[len("extra__"):]: pick(v) for k, v in arrays.items() if k.startswith("extra__")}
+    early = permanent = None
+    if "cells_at_horizon__plays" in arrays:
+        early = CellTracker(*(pick(arrays[f"cells_at_horizon__{f}"])
+                              for f in ("plays", "first", "mixed")))
+        permanent = permanent_lock(Curves(checkpoints=ck, regret=regret, mistakes=mistakes,
+                                          nonfinite_at=nonfinite, cells=cells,
+                                          cells_at_horizon=early), inst, horizon)
     return Run(population, label, name, point, ck, regret, mistakes, extra, nonfinite, stats,
-               np.atleast_1d(verdict), lock, cells)
+               np.atleast_1d(verdict), lock, cells, horizon, early, permanent)

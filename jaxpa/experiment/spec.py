@@ -205,7 +205,9 @@ class Experiment:
     experiment's own tables, figures and claims, computed from the runs (and, through
     ``results.part``, from further stored computations such as offline curves). claim_order:
     set on the experiments that test the paper's claims; ``jaxpa reproduce`` discovers them and
-    runs them in this order (None: not part of it)."""
+    runs them in this order (None: not part of it). continue_factor: every run continues past the
+    horizon T to continue_factor * T (``simulate``'s option; with track_cells, each Run then
+    carries its permanent lock-in, ``diagnostics.permanent_lock``); None: runs stop at T."""
 
     name: str
     title: str
@@ -219,6 +221,7 @@ class Experiment:
     figure: Callable | None = None
     description: str = ""
     claim_order: int | None = None
+    continue_factor: int | None = None
 
     def __post_init__(self):
         object.__setattr__(self, "populations", tuple(self.populations))

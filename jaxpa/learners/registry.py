@@ -8,6 +8,8 @@ recompile.
 Every name is a core learner wrapped in exploration (learners/explore.py), so one hyperparameter
 pytree reaches every knob: greedy, ucb, ts, their non-personalized twins (``*_pop``: one shared
 reward model, heads ignored), unknown_heads and neural carry a ``warm_start`` (default 0);
+greedy_exact is greedy on the exact ridge MLE refitted every round (learners/exact.py; single-index
+feedback only, options ``featurizer``, ``max_iter``, ``tol``);
 etc (m = 100) and etc_log (m = 20 log T) are greedy with a warm start; eps_greedy (eps = 0.05) and
 eps_decay (eps_t = 10 / t) are greedy with an epsilon coin; neural also has one (default 0).
 Options: ``featurizer`` (greedy, ucb, ts, eps_*, etc*), ``cold_start`` (unknown_heads), and the
@@ -20,7 +22,7 @@ from typing import Callable
 
 from jaxpa.envs.feedback import FeedbackModel, make_feedback
 from jaxpa.envs.instance import InstanceError
-from jaxpa.learners import baselines, glm, optimistic, thompson
+from jaxpa.learners import baselines, exact, glm, optimistic, thompson
 from jaxpa.learners.base import Learner
 from jaxpa.learners.design import make_featurizer
 from jaxpa.learners.explore import epsilon_greedy, warm_start
@@ -49,6 +51,7 @@ def _neural(feedback, **options):
 
 LEARNERS: dict[str, Callable[..., Learner]] = {
     "greedy": _estimating(glm.greedy, warm_start),
+    "greedy_exact": _estimating(exact.greedy_exact, warm_start),
     "etc": _estimating(glm.greedy, lambda l: warm_start(l, n0=100)),
     "etc_log": _estimating(glm.greedy, lambda l: warm_start(l, c=20.0)),
     "eps_greedy": _estimating(glm.greedy, lambda l: epsilon_greedy(l, epsilon=0.05)),

@@ -27,7 +27,8 @@ MAX_CHECKPOINTS = 100_000  # n_checkpoints beyond this is a mistake (and gigabyt
 
 
 def check_run(key, instance: Instance, feedback, learner: Learner, hparams, horizon, n_seeds,
-              chunk=None, *, n_checkpoints=50, on_chunk=None, track_cells=False):
+              chunk=None, *, n_checkpoints=50, on_chunk=None, track_cells=False,
+              continue_factor=None):
     """Validate a run's arguments before anything compiles: (key, feedback model, horizon,
     hparams as arrays, hp_batched, inst_batched). Raises InstanceError naming what is wrong."""
     if isinstance(n_checkpoints, bool) or not isinstance(n_checkpoints, (int, np.integer)) \
@@ -39,6 +40,11 @@ def check_run(key, instance: Instance, feedback, learner: Learner, hparams, hori
                             f"{type(on_chunk).__name__}")
     if not isinstance(track_cells, (bool, np.bool_)):
         raise InstanceError(f"track_cells: expected True or False, got {track_cells!r:.60}")
+    if continue_factor is not None and (
+            isinstance(continue_factor, bool) or not isinstance(continue_factor, (int, np.integer))
+            or continue_factor < 2):
+        raise InstanceError(f"continue_factor: expected an integer >= 2 or None, got "
+                            f"{continue_factor!r:.60}")
     key = check_key(key)
     if not isinstance(learner, Learner):
         raise InstanceError(f"learner: expected a jaxpa Learner, got {type(learner).__name__}")
@@ -51,6 +57,8 @@ def check_run(key, instance: Instance, feedback, learner: Learner, hparams, hori
                             f"but the environment simulates {feedback.label!r}; build the learner "
                             f"for the environment's model")
     horizon = validate_horizon(horizon)
+    if continue_factor is not None:
+        validate_horizon(horizon * int(continue_factor), "horizon * continue_factor")
     if isinstance(n_seeds, bool) or not isinstance(n_seeds, (int, np.integer)) or n_seeds < 1:
         raise InstanceError(f"n_seeds: expected a positive integer, got {n_seeds!r:.60}")
     if seed_bucket(n_seeds) > INIT_ROUND:

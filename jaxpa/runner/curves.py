@@ -28,6 +28,9 @@ class Curves:
         every round; large ones (V^-1, network weights) at the end of the run or chunk, where a
         fault first seen reads as that round. A fault in V^-1 reaches theta in the same update.
     cells:    per-(user, prompt) play over the last half (``runner/cells.py``), or None.
+    cells_at_horizon: for a run continued past its horizon T (``simulate(...,
+        continue_factor=c)``), the tracker over [T/2, T]; ``cells`` is then the one over the
+        continued run's last half [c T / 2, c T] and the checkpoints run to c T. None otherwise.
     """
 
     checkpoints: Array
@@ -36,6 +39,7 @@ class Curves:
     extra: dict = struct.field(default_factory=dict)
     nonfinite_at: Array = None
     cells: CellTracker | None = None
+    cells_at_horizon: CellTracker | None = None
 
     @property
     def healthy(self) -> Array:
@@ -61,7 +65,13 @@ def _host(x):
     return np.asarray(x) if getattr(x, "is_fully_addressable", True) else x
 
 
-def read_curves(carry, checkpoints: np.ndarray, unique: np.ndarray) -> Curves:
+def continued_checkpoints(horizon: int, continue_to: int, n: int = 50) -> np.ndarray:
+    """``log_checkpoints`` of the continued horizon with the horizon itself added: [n + 5]."""
+    return np.sort(np.append(log_checkpoints(continue_to, n), horizon)).astype(np.int32)
+
+
+def read_curves(carry, checkpoints: np.ndarray, unique: np.ndarray,
+                cells_at_horizon: CellTracker | None = None) -> Curves:
     """The Curves of a runner carry (``simulate.Carry``) at the checkpoints ``unique`` indexes
     (the first of each repeated checkpoint)."""
     # Repeats are dropped on the host: indexing a device array with a NumPy index compiles a
@@ -71,7 +81,8 @@ def read_curves(carry, checkpoints: np.ndarray, unique: np.ndarray) -> Curves:
     return Curves(checkpoints=checkpoints[unique], regret=pick(carry.curve_regret),
                   mistakes=pick(carry.curve_mistakes),
                   extra={n: pick(v) for n, v in carry.curve_extra.items()},
-                  nonfinite_at=carry.nonfinite_at, cells=carry.cells)
+                  nonfinite_at=carry.nonfinite_at, cells=carry.cells,
+                  cells_at_horizon=cells_at_horizon)
 
 
 def drop_padding(n_seeds: int, seed_axis: int, n_instances: int | None = None,
@@ -86,6 +97,8 @@ def drop_padding(n_seeds: int, seed_axis: int, n_instances: int | None = None,
         return Curves(checkpoints=fetch(c.checkpoints), regret=take(c.regret),
                       mistakes=take(c.mistakes), extra={n: take(v) for n, v in c.extra.items()},
                       nonfinite_at=take(c.nonfinite_at),
-                      cells=None if c.cells is None else jax.tree.map(take, c.cells))
+                      cells=None if c.cells is None else jax.tree.map(take, c.cells),
+                      cells_at_horizon=None if c.cells_at_horizon is None
+                      else jax.tree.map(take, c.cells_at_horizon))
 
     return view

@@ -24,8 +24,9 @@ from jax.sharding import Mesh, NamedSharding, PartitionSpec as P
 
 from jaxpa.envs.instance import Instance, InstanceError
 from jaxpa.learners.base import Learner
-from jaxpa.runner.simulate import (Curves, check_memory, check_run, drop_padding, log_checkpoints,
-                                   run_programs, seed_bucket, seed_keys)
+from jaxpa.runner.simulate import (Curves, check_memory, check_run, continued_checkpoints,
+                                   drop_padding, log_checkpoints, run_programs, seed_bucket,
+                                   seed_keys)
 
 AXIS = "runs"
 OVER = ("seeds", "instances")
@@ -69,7 +70,7 @@ def simulate_sharded(key: jax.Array, instance: Instance, feedback, learner: Lear
                      chunk: int | None = None,
                      on_chunk: Callable[[int, Curves], None] | None = None,
                      mesh: Mesh | None = None, over: str = "seeds",
-                     track_cells: bool = False) -> Curves:
+                     track_cells: bool = False, continue_factor: int | None = None) -> Curves:
     """``simulate`` with the runs spread over the devices of ``mesh`` (default: ``runs_mesh()``).
 
     over: 'seeds' shards the seed axis; 'instances' shards the instance axis of a batch of
@@ -79,7 +80,8 @@ def simulate_sharded(key: jax.Array, instance: Instance, feedback, learner: Lear
     each = None if on_chunk is None else (lambda t, curves: on_chunk(t, curves[0]))
     return simulate_sharded_many(key, instance, feedback, [(learner, hparams)], horizon=horizon,
                                  n_seeds=n_seeds, n_checkpoints=n_checkpoints, chunk=chunk,
-                                 on_chunk=each, mesh=mesh, over=over, track_cells=track_cells)[0]
+                                 on_chunk=each, mesh=mesh, over=over, track_cells=track_cells,
+                                 continue_factor=continue_factor)[0]
 
 
 def simulate_sharded_many(key: jax.Array, instance: Instance, feedback,
@@ -87,20 +89,23 @@ def simulate_sharded_many(key: jax.Array, instance: Instance, feedback,
                           n_seeds: int = 1, n_checkpoints: int = 50, chunk: int | None = None,
                           on_chunk: Callable[[int, tuple], None] | None = None,
                           mesh: Mesh | None = None, over: str = "seeds",
-                          track_cells: bool = False, estimate_only: bool = False) -> list[Curves]:
+                          track_cells: bool = False, estimate_only: bool = False,
+                          continue_factor: int | None = None) -> list[Curves]:
     """``simulate_sharded`` for several learners at once: ``runs`` is a list of (learner,
     hparams) pairs, all run on the same seeds, instances and rounds in one compiled program
     (``runner.simulate._programs``); one Curves per pair, each equal to its own
     ``simulate_sharded`` call. ``on_chunk(t, curves)`` gets the tuple of curves. The run's memory
     is estimated from the shapes first and a run that cannot fit is refused (``runner.memory``);
-    ``estimate_only`` returns that estimate (a ``MemoryEstimate``) and runs nothing."""
+    ``estimate_only`` returns that estimate (a ``MemoryEstimate``) and runs nothing;
+    ``continue_factor`` continues the runs past the horizon as ``simulate``'s does."""
     if isinstance(runs, (str, bytes)) or not isinstance(runs, Sequence) or not runs:
         raise InstanceError("runs: expected a non-empty list of (learner, hparams) pairs")
     if over not in OVER:
         raise InstanceError(f"over: expected one of {OVER}, got {over!r}")
     checked = [check_run(key, instance, feedback, learner, hp, horizon, n_seeds, chunk,
                          n_checkpoints=n_checkpoints, on_chunk=on_chunk,
-                         track_cells=track_cells) for learner, hp in runs]
+                         track_cells=track_cells, continue_factor=continue_factor)
+               for learner, hp in runs]
     key, feedback, horizon, _, _, inst_batched = checked[0]
     hparams, hp_batched = [c[3] for c in checked], [c[4] for c in checked]
     mesh = runs_mesh() if mesh is None else mesh
@@ -108,11 +113,13 @@ def simulate_sharded_many(key: jax.Array, instance: Instance, feedback,
         raise InstanceError(f"mesh: expected one axis named {AXIS!r}, got {mesh.axis_names}")
     n_dev = mesh.devices.size
     n_instances = None
-    ckpts = log_checkpoints(horizon, n_checkpoints)
+    end = None if continue_factor is None else horizon * int(continue_factor)
+    ckpts = (log_checkpoints(horizon, n_checkpoints) if end is None
+             else continued_checkpoints(horizon, end, n_checkpoints))
     n_run = padded_size(seed_bucket(n_seeds), n_dev) if over == "seeds" else seed_bucket(n_seeds)
     mem, exact = check_memory(feedback, tuple(learner for learner, _ in runs), instance,
                               tuple(hparams), ckpts.shape[0], inst_batched, tuple(hp_batched),
-                              track_cells, n_run, horizon, chunk, list(mesh.devices.flat))
+                              track_cells, n_run, end or horizon, chunk, list(mesh.devices.flat))
     if estimate_only:
         return mem
     if over == "seeds":  # padding: seeds n_seeds, n_seeds + 1, ..., dropped from the curves
@@ -132,4 +139,4 @@ def simulate_sharded_many(key: jax.Array, instance: Instance, feedback,
                   for hb in hp_batched)
     return list(run_programs(feedback, tuple(learner for learner, _ in runs), keys, instance,
                              tuple(hparams), ckpts, horizon, inst_batched, tuple(hp_batched),
-                             chunk, on_chunk, views, track_cells, mem if exact else None))
+                             chunk, on_chunk, views, track_cells, mem if exact else None, end))

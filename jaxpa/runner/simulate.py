@@ -40,7 +40,8 @@ from jaxpa.learners.base import Learner
 from jaxpa.runner.cells import CellTracker, init_cells, track
 from jaxpa.runner.checks import (INIT_ROUND, MAX_CHECKPOINTS, check_run,  # noqa: F401
                                  seed_bucket)
-from jaxpa.runner.curves import Curves, drop_padding, log_checkpoints, read_curves  # noqa: F401
+from jaxpa.runner.curves import (Curves, continued_checkpoints, drop_padding,  # noqa: F401
+                                 log_checkpoints, read_curves)
 from jaxpa.runner import memory
 
 Array = jax.Array
@@ -245,12 +246,21 @@ def seed_keys(key: Array, n_seeds: int) -> Array:
     return jax.vmap(jax.random.fold_in, in_axes=(None, 0))(key, jnp.arange(n_seeds))
 
 
+def _fresh_cells(carry: Carry) -> Carry:
+    """The carry with an empty cell tracker (a continuation's second window)."""
+    c = carry.cells
+    return carry.replace(cells=CellTracker(plays=jnp.zeros_like(c.plays),
+                                           first=jnp.full_like(c.first, -1),
+                                           mixed=jnp.zeros_like(c.mixed)))
+
+
 def run_programs(feedback, learners: tuple, keys: Array, instance: Instance, hparams: tuple,
                  checkpoints: np.ndarray, horizon: int, inst_batched: bool, hp_batched: tuple,
                  chunk: int | None = None,
                  on_chunk: Callable[[int, tuple], None] | None = None,
                  views: tuple | None = None, track_cells: bool = False,
-                 memory_check: memory.MemoryEstimate | None = None) -> tuple:
+                 memory_check: memory.MemoryEstimate | None = None,
+                 continue_to: int | None = None) -> tuple:
     """Run ``compiled_program`` for a tuple of learners over the horizon (in chunks if asked):
     one Curves per learner, from the final carries, repeated checkpoints dropped. ``views[i]``
     maps learner i's curves before they are returned or passed to ``on_chunk(t, curves)``
@@ -259,44 +269,43 @@ def run_programs(feedback, learners: tuple, keys: Array, instance: Instance, hpa
     installed only while the call runs and restored after, so nothing outside jaxpa's runner
     changes and the API as called runs at the benchmark's speed. With ``memory_check`` (a run
     whose upper bound does not fit, ``runner.memory``), each program is compiled first and run
-    only if its ``memory_analysis`` fits."""
+    only if its ``memory_analysis`` fits.
+
+    continue_to: play on past the horizon T to this round, the same runs (the learners see
+    ctx.horizon = continue_to from round T on, and the cell tracker, when kept, restarts at T:
+    its half-horizon window becomes [continue_to / 2, continue_to]; the tracker over [T/2, T] is
+    returned as ``Curves.cells_at_horizon``). The checkpoints must then reach continue_to."""
     _bound_cache()
     learners, hparams, hp_batched = tuple(learners), tuple(hparams), tuple(hp_batched)
     views = views or (lambda c: c,) * len(learners)
     static = (feedback, learners, checkpoints.shape[0], inst_batched, hp_batched, track_cells)
     ck = np.asarray(checkpoints, np.int32)  # NumPy inputs: replicated on every device and process
     unique = np.unique(checkpoints, return_index=True)[1]
-    step = chunk if chunk is not None and chunk < horizon else horizon
-    carries, done, checked = None, 0, {}
-    while done < horizon:
-        n = min(step, horizon - done)
-        args = (keys, instance, hparams, ck, np.int32(n), np.int32(horizon), carries)
-        with fast_cpu_random():  # this program's Threefry unrolled on the CPU (docstring)
-            if memory_check is None:
-                carries = compiled_program(*static, *args)
-            else:  # compiled apart (first chunk, later chunks), checked exactly, then run
-                if (carries is None) not in checked:
-                    checked[carries is None] = compiled_program.lower(*static, *args).compile()
-                    memory.check_compiled(checked[carries is None], memory_check)
-                carries = checked[carries is None](*args)
-        done += n
-        curves = tuple(view(read_curves(c, checkpoints, unique)) for view, c in zip(views, carries))
-        if on_chunk is not None:
-            on_chunk(done, curves)
+    end = horizon if continue_to is None else continue_to
+    step = chunk if chunk is not None and chunk < end else end
+    carries, done, checked, early = None, 0, {}, (None,) * len(learners)
+    for stage_end in (horizon,) if continue_to is None else (horizon, continue_to):
+        while done < stage_end:
+            n = min(step, stage_end - done)
+            args = (keys, instance, hparams, ck, np.int32(n), np.int32(stage_end), carries)
+            with fast_cpu_random():  # this program's Threefry unrolled on the CPU (docstring)
+                if memory_check is None:
+                    carries = compiled_program(*static, *args)
+                else:  # compiled apart (first chunk, later chunks), checked exactly, then run
+                    if (carries is None) not in checked:
+                        checked[carries is None] = compiled_program.lower(*static,
+                                                                          *args).compile()
+                        memory.check_compiled(checked[carries is None], memory_check)
+                    carries = checked[carries is None](*args)
+            done += n
+            curves = tuple(view(read_curves(c, checkpoints, unique, e))
+                           for view, c, e in zip(views, carries, early))
+            if on_chunk is not None:
+                on_chunk(done, curves)
+        if continue_to is not None and track_cells and stage_end == horizon:
+            early = tuple(c.cells for c in carries)
+            carries = tuple(_fresh_cells(c) for c in carries)
     return curves
-
-
-def run_program(feedback, learner: Learner, keys: Array, instance: Instance, hparams,
-                checkpoints: np.ndarray, horizon: int, inst_batched: bool, hp_batched: bool,
-                chunk: int | None = None, on_chunk: Callable[[int, Curves], None] | None = None,
-                view: Callable[[Curves], Curves] = lambda c: c,
-                track_cells: bool = False,
-                memory_check: memory.MemoryEstimate | None = None) -> Curves:
-    """``run_programs`` for one learner: its Curves."""
-    each = None if on_chunk is None else (lambda t, curves: on_chunk(t, curves[0]))
-    return run_programs(feedback, (learner,), keys, instance, (hparams,), checkpoints, horizon,
-                        inst_batched, (hp_batched,), chunk, each, (view,), track_cells,
-                        memory_check)[0]
 
 
 def check_memory(feedback, learners: tuple, instance: Instance, hparams: tuple,
@@ -321,7 +330,7 @@ def check_memory(feedback, learners: tuple, instance: Instance, hparams: tuple,
 def simulate(key: Array, instance: Instance, feedback, learner: Learner, hparams=None, *,
              horizon: int, n_seeds: int = 1, n_checkpoints: int = 50, chunk: int | None = None,
              on_chunk: Callable[[int, Curves], None] | None = None,
-             track_cells: bool = False) -> Curves:
+             track_cells: bool = False, continue_factor: int | None = None) -> Curves:
     """Run ``learner`` in the environment (``instance``, ``feedback``) for ``n_seeds`` seeds.
 
     key: a jax.random.key; instance: an Instance, or a batch with a leading [B] axis on every leaf;
@@ -336,16 +345,24 @@ def simulate(key: Array, instance: Instance, feedback, learner: Learner, hparams
     cell's play over the last half (lock-in statistics; memory [*B, *H, S, N, M]). Across
     devices: ``runner.sharding``. The run's memory is estimated from the shapes before anything
     is allocated (``runner.memory``): a run that cannot fit raises InstanceError saying how many
-    seeds would.
+    seeds would. ``continue_factor`` c (an integer >= 2): after the horizon T, the same runs
+    continue to c T (``run_programs``' continue_to; the curves run to c T, T among their
+    checkpoints; with ``track_cells``, ``Curves.cells_at_horizon`` is the tracker over [T/2, T]
+    and ``cells`` the one over [c T / 2, c T]: permanent lock-in, ``diagnostics.permanent_lock``).
     """
     key, feedback, horizon, hparams, hp_batched, inst_batched = check_run(
         key, instance, feedback, learner, hparams, horizon, n_seeds, chunk,
-        n_checkpoints=n_checkpoints, on_chunk=on_chunk, track_cells=track_cells)
-    ckpts = log_checkpoints(horizon, n_checkpoints)
+        n_checkpoints=n_checkpoints, on_chunk=on_chunk, track_cells=track_cells,
+        continue_factor=continue_factor)
+    end = horizon * (continue_factor or 1)
+    ckpts = (log_checkpoints(horizon, n_checkpoints) if continue_factor is None
+             else continued_checkpoints(horizon, end, n_checkpoints))
     mem, exact = check_memory(feedback, (learner,), instance, (hparams,), ckpts.shape[0],
                               inst_batched, (hp_batched,), track_cells, seed_bucket(n_seeds),
-                              horizon, chunk)
+                              end, chunk)
     view = drop_padding(n_seeds, int(inst_batched) + int(hp_batched))
-    return run_program(feedback, learner, seed_keys(key, seed_bucket(n_seeds)), instance, hparams,
-                       ckpts, horizon, inst_batched, hp_batched, chunk, on_chunk, view,
-                       track_cells, mem if exact else None)
+    each = None if on_chunk is None else (lambda t, curves: on_chunk(t, curves[0]))
+    return run_programs(feedback, (learner,), seed_keys(key, seed_bucket(n_seeds)), instance,
+                        (hparams,), ckpts, horizon, inst_batched, (hp_batched,), chunk, each,
+                        (view,), track_cells, mem if exact else None,
+                        None if continue_factor is None else end)[0]

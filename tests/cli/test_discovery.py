@@ -45,10 +45,10 @@ def project(tmp_path, monkeypatch):
 def test_the_repository_experiments_are_found_with_their_claim_order():
     known = commands.known_experiments()
     assert {"default", "compare", "online", "offline", "dial", "real", "personalization",
-            "f6"} <= set(known)
+            "f6", "lock"} <= set(known)
     assert known["dial"].parts[-2:] == ("dial", "experiment.py")
     claims = [e.name for e in commands.claim_experiments()]
-    assert claims == ["online", "f6", "offline", "dial", "personalization", "real"]
+    assert claims == ["online", "f6", "offline", "dial", "personalization", "real", "lock"]
 
 
 def test_every_experiment_is_a_command(capsys, tmp_path):

@@ -1,0 +1,1 @@
+"""C9: robust UD and permanent lock-in, judged draw by draw on the robust pair."""
