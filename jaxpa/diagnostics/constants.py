@@ -165,7 +165,7 @@ def head_sine(inst: Instance) -> Array:
 
 def candidates(inst: Instance, rtol: float = 1e-5) -> Candidates:
     """Every candidate constant of one instance (bt_ref). vmap or ``jax.lax.map`` it over a batch
-    (lax.map keeps LAPACK batches small on CPU, see instance_diagnostics._after). Products run at
+    (lax.map keeps LAPACK batches small on CPU, see diagnostics.robust.after). Products run at
     full float precision (GPUs otherwise use TF32, too coarse for the tolerances)."""
     with jax.default_matmul_precision("highest"):
         diag = diagnose(inst, MODEL, rtol=rtol)

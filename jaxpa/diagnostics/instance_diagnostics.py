@@ -46,8 +46,8 @@ import jax.numpy as jnp
 from flax import struct
 
 from jaxpa.diagnostics.lock import lock_constants, lock_play
-from jaxpa.diagnostics.robust import (lock_states, robust_user_coverage, robust_user_residual,
-                                     user_decision_bases)
+from jaxpa.diagnostics.robust import (after as _after, lock_states, robust_user_coverage,
+                                     robust_user_residual, user_decision_bases)
 from jaxpa.envs.feedback import FeedbackModel, make_feedback
 from jaxpa.envs.instance import Instance, InstanceError, gaps, min_gap, rewards, support_mask, validate
 from jaxpa.envs.one_shot import one_shot_jit
@@ -159,16 +159,6 @@ def decision_gram(inst: Instance, z: Array) -> Array:
     return _gram(dz, support_mask(inst).astype(z.dtype))
 
 
-def _after(x, *deps):
-    """x, made to depend on ``deps`` by a real data dependency (NaN only if a dep's first entry is
-    NaN): orders the batched eigendecompositions one after another. Under vmap, jaxlib's CPU LAPACK
-    kernels split a batch over the intra-op thread pool and block until it is done; two such
-    kernels running at once can occupy every pool thread and wait forever (seen with jaxlib 0.10
-    on 2 cores, batches >= 1000; an optimization barrier does not order them)."""
-    flag = jnp.any(jnp.stack([jnp.isnan(jnp.ravel(d)[0]) for d in deps]))
-    return jnp.where(flag, jnp.nan, x)
-
-
 def _eigh_desc(A: Array) -> tuple[Array, Array]:
     """Eigenvalues in decreasing order and eigenvectors (columns) of symmetric matrices [..., p, p]."""
     e, V = jnp.linalg.eigh(0.5 * (A + jnp.swapaxes(A, -1, -2)))
@@ -241,14 +231,16 @@ def _diagnose_body(inst, rtol, feedback, featurizer) -> Diagnostics:
     weight = jnp.where(mask, inst.user_probs[:, None] * inst.prompt_probs, 0.0)
     r = rewards(inst)
     locks = lock_play(feedback, z, r, inst.reference) if feedback.has_lock_play else None
+    done = [last]  # the batched eigendecompositions so far (_after: one after another)
     if locks is not None and F.shape[-2] == 1:  # one optimal-play row per context
         unlock = lock_constants(z, F[..., 0, :], weight, sigma, tol, *locks, r, mask,
                                 eig=(e_s, V[2]))[2]
         unlock_time = jnp.max(unlock).astype(dtype)
+        done.append(jnp.nan_to_num(unlock))
     else:
         unlock_time = jnp.asarray(jnp.nan, dtype)
-    robust_w, robust_c = _robust(inst, z, r, F, G, weight, mask, locks, _after(sigma, last), cover,
-                                 tol, tol_c, rtol)
+    robust_w, robust_c = _robust(inst, _after(z, *done), r, F, G, weight, mask, locks,
+                                 _after(sigma, last), cover, tol, tol_c, rtol)
     fragile = (robust_c > rtol) & (inst.user_probs > 0)
     robust_holds = ud_holds & ~fragile.any()
     return Diagnostics(
@@ -281,7 +273,7 @@ def _robust(inst, z, r, F, G, weight, mask, locks, sigma, cover, tol, tol_c, rto
         rows_c = lock_states(Gl, jnp.ones_like(wl), lockable, mask.astype(z.dtype), mask)[0]
     own = jnp.einsum("nm,nmrp,nmrq->npq", weight, F, F)
     own_c = jnp.einsum("nm,nmrp,nmrq->npq", mask.astype(z.dtype), G, G)
-    w = robust_user_coverage(sigma, own, bases, rows, live, tol)
+    w = robust_user_coverage(_after(sigma, bases), own, bases, rows, live, tol)
     c = robust_user_residual(_after(cover, w), own_c, bases, rows_c, live, tol_c)
     support = inst.user_probs > 0
     w = jnp.where(support, jnp.where(c > rtol, 0.0, w), jnp.inf)

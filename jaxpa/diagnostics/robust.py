@@ -41,6 +41,17 @@ import jax.numpy as jnp
 Array = jax.Array
 
 
+def after(x: Array, *deps: Array) -> Array:
+    """x, made to depend on ``deps`` by a real data dependency (NaN only if a dep's first entry
+    is NaN): orders batched eigendecompositions one after another (an optimization barrier does
+    not order them). Under vmap, jaxlib's CPU LAPACK
+    kernels split a batch over the intra-op thread pool and block until it is done; two such
+    kernels running at once can occupy every pool thread and wait forever (jaxlib 0.10, 2 cores:
+    ``diagnose`` on 60 users x 200 prompts never returned)."""
+    flag = jnp.any(jnp.stack([jnp.isnan(jnp.ravel(d)[0]) for d in deps]))
+    return jnp.where(flag, jnp.nan, x)
+
+
 def quad_form(S: Array, U: Array, eps: Array) -> Array:
     """U^T (S + eps I)^-1 U for symmetric PSD S [p, p] and U [p, r] (or [p]): [r, r] (or scalar)."""
     e, V = jnp.linalg.eigh(0.5 * (S + S.T))
@@ -86,8 +97,9 @@ def robust_user_coverage(sigma: Array, own: Array, bases: Array, lock_rows: Arra
         b = gam @ B  # [S, r]
         Q = Q0 - b[:, :, None] * b[:, None, :] / (1.0 + jnp.sum(gam * gam, -1))[:, None, None]
         locked = 1.0 / jnp.linalg.eigvalsh(Q)[:, -1]
+        # the fallback's batched eigvalsh after the lock states' (``after``)
         return jnp.where(live.any(), jnp.min(jnp.where(live, locked, jnp.inf)),
-                         identification(sigma, U, eps))
+                         identification(after(sigma, locked), U, eps))
 
     return jax.vmap(one)(own, bases, lock_rows, lock_live)
 
@@ -107,7 +119,8 @@ def robust_user_residual(cover: Array, own: Array, bases: Array, lock_rows: Arra
     def one(own_u, U, rows, live):
         rest = cover - own_u
         locked = jax.vmap(lambda g: share(rest + jnp.outer(g, g), U))(rows)
-        return jnp.where(live.any(), jnp.max(jnp.where(live, locked, 0.0)), share(cover, U))
+        return jnp.where(live.any(), jnp.max(jnp.where(live, locked, 0.0)),
+                         share(after(cover, locked), U))
 
     return jax.vmap(one)(own, bases, lock_rows, lock_live)
 

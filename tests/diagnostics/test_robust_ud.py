@@ -105,3 +105,23 @@ def test_robust_ud_implies_ud_and_vmap_equals_single():
                                    rtol=1e-4)
     jitted = jax.jit(diagnose)(jax.tree.map(lambda x: x[0], batch))
     assert bool(jitted.robust_ud_holds) == robust[0]
+
+
+def test_diagnose_returns_on_many_users_and_prompts():
+    """60 users x 200 prompts: the robust part's batched eigendecompositions run one after
+    another (robust.after); run at once, two of them took every thread of the CPU's pool and
+    diagnose never returned. In a fresh process, so a hang fails by its timeout."""
+    from tests.helpers import run_python
+    out = run_python("""
+import json, numpy as np
+from jaxpa.envs import Instance
+from jaxpa.diagnostics import diagnose
+rng = np.random.default_rng(0)
+M, N = 200, 60
+inst = Instance.create(features=rng.normal(size=(M, 2, 4)), reference=np.zeros(M, np.int32),
+                       heads=rng.normal(size=(N, 4)), W=rng.normal(size=(4, 4)),
+                       prompt_probs=np.full((N, M), 1.0 / M))
+d = diagnose(inst, "bt_ref")
+print("RESULT " + json.dumps({"ud": bool(d.ud_holds), "robust": bool(d.robust_ud_holds)}))
+""", timeout=180)
+    assert out["ud"] in (True, False) and not (out["robust"] and not out["ud"])
