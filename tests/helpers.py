@@ -133,3 +133,16 @@ def expected_fault_rounds(key, n_seeds: int, horizon: int, shift: int = 0) -> np
         k = int(jax.random.randint(init_key, (), 0, FAULT_SPAN, dtype=jnp.int32)) + shift
         out.append(k + 1 if k < horizon else 0)
     return np.array(out)
+
+
+def assert_in_matched_windows(diag, insts) -> None:
+    """A matched family's windows on every draw (envs/matched.py): Delta_min in [0.2, 0.8], the
+    BT slope kappa in [0.1, 0.25] (and Diagnostics.kappa equal to it), y* never the reference."""
+    from jaxpa.envs.instance import optimal_responses
+    from jaxpa.envs.matched import optimal_play_kappa
+    g = np.asarray(diag.min_gap)
+    assert np.all((g >= 0.2) & (g <= 0.8))
+    kap = np.asarray(jax.vmap(optimal_play_kappa)(insts))
+    assert np.all((kap >= 0.1) & (kap <= 0.25))
+    np.testing.assert_allclose(np.asarray(diag.kappa), kap, rtol=1e-5)
+    assert np.all(np.asarray(jax.vmap(lambda i: jnp.mean(optimal_responses(i) == 0))(insts)) == 0)

@@ -15,8 +15,6 @@ from jaxpa.experiment import rules, verdicts
 from jaxpa.experiment.claims import Claim
 from jaxpa.experiment.outputs import Section, matching_table
 
-import jax
-
 
 def _growth(run, floor):
     return growth(run.checkpoints, run.regret, floor=floor)

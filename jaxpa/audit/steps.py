@@ -34,7 +34,6 @@ the population "train" of ``jaxpa run real``.
 from __future__ import annotations
 
 import dataclasses
-import json
 import time
 from typing import Callable
 

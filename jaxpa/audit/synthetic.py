@@ -46,7 +46,7 @@ def synthetic_log(key: Array, inst: Instance, choices_per_user: int, *,
     if isinstance(choices_per_user, bool) or not isinstance(choices_per_user, (int, np.integer)) \
             or choices_per_user < 1:
         raise InstanceError(f"choices_per_user: expected a positive integer, got {choices_per_user!r}")
-    N, M, K, d = inst.n_users, inst.n_prompts, inst.n_responses, inst.d
+    N, K, d = inst.n_users, inst.n_responses, inst.d
     names = list(feature_names or (f"f{j + 1}" for j in range(d)))
     if len(names) != d:
         raise InstanceError(f"feature_names: expected {d} names, got {len(names)}")

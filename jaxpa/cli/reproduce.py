@@ -72,6 +72,6 @@ def reproduce(experiments, args) -> int:
     store.finish_outputs(stamp, meta)
     print("\n" + "\n".join(f"  {c['verdict']:14s} {c['experiment']}: {c['name']}" for c in claims))
     if args.quick:
-        print(f"\n(quick size: underpowered verdicts; `jaxpa reproduce` gives the claims)")
+        print("\n(quick size: underpowered verdicts; `jaxpa reproduce` gives the claims)")
     print(f"\nwrote {out / 'report.md'} ({minutes:.1f} min)")
     return 0

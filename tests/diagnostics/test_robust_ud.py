@@ -10,7 +10,6 @@ holds with (3, 3) (two other heads of the group span R^2)."""
 import numpy as np
 import pytest
 import jax
-import jax.numpy as jnp
 
 from jaxpa import Instance
 from jaxpa.diagnostics import diagnose
