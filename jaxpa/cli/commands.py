@@ -282,23 +282,12 @@ def dispatch(args) -> int:
 
 
 def memory_lines(exp, size) -> list[str]:
-    """Each population's run estimated from its shapes (``runner.memory``; one draw is made and
-    the estimate scaled to the draws), one line each; a run that cannot fit raises InstanceError
-    saying how many seeds would."""
-    import jax
-    from jaxpa.experiment.execute import resolved
-    from jaxpa.runner.memory import check_fits
-    from jaxpa.runner.sharding import simulate_sharded_many
-    feedback, lines = exp.feedback_model(), []
+    """Each population's run estimated from its shapes (``experiment.execute.estimate_population``),
+    one line each; a run that cannot fit raises InstanceError saying how many seeds would."""
+    from jaxpa.experiment.execute import estimate_population
+    lines = []
     for pop in exp.populations:
-        inst, _ = pop.instances(jax.random.key(0), 1)
-        runs = [resolved(group, feedback, size.horizon)[:2] for group in exp.learners]
-        est = simulate_sharded_many(jax.random.key(0), inst, feedback, runs, horizon=size.horizon,
-                                    n_seeds=size.seeds, n_checkpoints=exp.n_checkpoints,
-                                    track_cells=exp.track_cells, estimate_only=True)
-        if est is not None:
-            est = est.times(size.draws or pop.draws)
-            check_fits(est, f"population {pop.label}")
+        est = estimate_population(exp, pop, size)
         lines.append(f"  {pop.label}: " + (est.line() if est else "memory: no estimate"))
     return lines
 

@@ -176,6 +176,25 @@ def check(experiment: Experiment, size: Size) -> None:
         resolved(group, feedback, size.horizon)
 
 
+def estimate_population(experiment: Experiment, pop: Population, size: Size):
+    """The MemoryEstimate of ``pop``'s run (all learner grids, one program) from one draw's shapes,
+    scaled to the draws (``runner.memory``; None where nothing is known), raising InstanceError
+    (one line, how many seeds would fit) when it cannot fit. One draw is built: for a host-built
+    population that is one calibration, not ``draws`` of them."""
+    from jaxpa.runner.memory import check_fits
+    feedback = experiment.feedback_model()
+    inst, _ = pop.instances(jax.random.key(0), 1)
+    runs = [resolved(group, feedback, size.horizon)[:2] for group in experiment.learners]
+    est = simulate_sharded_many(jax.random.key(0), inst, feedback, runs, horizon=size.horizon,
+                                n_seeds=size.seeds, n_checkpoints=experiment.n_checkpoints,
+                                track_cells=experiment.track_cells, estimate_only=True)
+    if est is not None:
+        if pop.instance_file is None:  # a saved batch is the same whatever the draws
+            est = est.times(size.draws or pop.draws)
+        check_fits(est, f"population {pop.label}")
+    return est
+
+
 def run(experiment: Experiment, size_name: str = "default", *, out=None, seed: int = 0,
         size: Size | None = None, quiet: bool = False, log: Callable[[str], None] = print,
         devices=None) -> ExperimentResults:
@@ -198,6 +217,8 @@ def run(experiment: Experiment, size_name: str = "default", *, out=None, seed: i
     pops, runs = {}, {}
     try:
         for pop in experiment.populations:
+            if pop.host and (size.draws or pop.draws) > 16:  # refuse before building them all
+                estimate_population(experiment, pop, size)
             inst, meta = pop.instances(key, size.draws or pop.draws)
             # on the host once: indexing device arrays per draw is one dispatch per leaf
             diag = jax.tree.map(np.asarray, jax.vmap(lambda i: diagnose(i, feedback))(inst))

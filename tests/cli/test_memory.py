@@ -24,3 +24,26 @@ def test_huge_draws_refused_by_check_without_drawing_them(capsys, tmp_path):
                  "--out", str(tmp_path / "o")])
     err = capsys.readouterr().err.strip()
     assert code == 2 and "\n" not in err and "GiB" in err, err
+
+
+def test_huge_draws_of_a_host_population_refused_after_one_build(tmp_path):
+    """A host-built population (a real panel's calibration per draw) is estimated from one draw
+    and refused before the other draws are built."""
+    import pytest
+    from jaxpa.envs.families import make_family
+    from jaxpa.envs.instance import InstanceError
+    from jaxpa.experiment import Experiment, LearnerGrid, Population, Size, run
+
+    built = []
+
+    def build(key):
+        built.append(1)
+        return make_family("f2", key)
+
+    exp = Experiment(name="host_huge", title="t", feedback="bt_ref",
+                     populations=[Population("p", build=build, host=True, draws=10_000_000)],
+                     learners=[LearnerGrid("greedy", "greedy")],
+                     sizes={"tiny": Size(horizon=50, seeds=64)})
+    with pytest.raises(InstanceError, match="seeds would fit|not even one seed"):
+        run(exp, "tiny", out=tmp_path / "o", quiet=True, log=lambda m: None)
+    assert len(built) == 1
