@@ -100,7 +100,8 @@ def claim_stats(x: dict, y, controls: dict, n_boot: int, level: float, groups=No
     """Per candidate (not a control) across the draws: Spearman rho, log-log slope and the slope
     beyond each control, with CIs at ``level``, over the draws where the candidate is finite and
     the plateau defined; how many draws have the candidate infinite (by ``groups``, the
-    population of each draw) or NaN, and the plateau undefined (every seed locked).
+    population of each draw) or NaN, and the plateau undefined (every seed locked); the rho
+    within each group (``by_group``: whether the pooled rho holds inside each population).
     x: {candidate: [B]}; y: the plateaus [B]; controls: {control: [B]}; groups: [B] labels."""
     y = np.asarray(y, np.float64)
     groups = np.asarray(["draws"] * len(y) if groups is None else groups)
@@ -119,7 +120,10 @@ def claim_stats(x: dict, y, controls: dict, n_boot: int, level: float, groups=No
                   "n": s["n"], "draws": int(len(y)), "plateau_undefined": int(np.isnan(y).sum()),
                   "nan": int(np.isnan(raw).sum()),
                   "inf": {str(g): [int((inf & (groups == g)).sum()), int((groups == g).sum())]
-                          for g in dict.fromkeys(groups.tolist()) if (inf & (groups == g)).any()}}
+                          for g in dict.fromkeys(groups.tolist()) if (inf & (groups == g)).any()},
+                  "by_group": {str(g): ds.spearman(v[groups == g], y[groups == g], n_boot,
+                                                   level=level)
+                               for g in dict.fromkeys(groups.tolist())}}
     return out
 
 
@@ -152,9 +156,13 @@ def _nums(c: str, a: dict, level: float, where: str) -> str:
         undefined.append(f"{a['plateau_undefined']} draws with every seed locked (no plateau)")
     if a["nan"]:
         undefined.append(f"{c} undefined (NaN) on {a['nan']} draws")
+    groups = a.get("by_group", {})
+    per = ("; rho by population: " + ", ".join(
+        f"{g} {f(r['rho'], r['ci'])} ({r['n']})" if np.isfinite(r["rho"]) else f"{g} n/a ({r['n']})"
+        for g, r in groups.items())) if len(groups) > 1 else ""
     return (f"rho = {f(a['rho'], a['rho_ci'])}, log-log slope {f(a['slope'], a['slope_ci'])}, "
             f"{beyond}, over {a['n']} of {a['draws']} {where} draws ({100 * level:.2f}% CIs"
-            + (f"; {'; '.join(undefined)}" if undefined else "") + ")")
+            + (f"; {'; '.join(undefined)}" if undefined else "") + f"){per}")
 
 
 def best_constant_claim(across: dict, line_counts: dict, n0: int, min_draws: int = 10,

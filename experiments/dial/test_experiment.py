@@ -267,3 +267,20 @@ def test_best_constant_inconclusive_when_a_control_explains_it(control):
     assert best.evidence.startswith("The best candidate is unlock_time")
     why = best.evidence.split("(CI reaches 0): ")[1].split(".")[0]
     assert why == f"beyond {control}", best.evidence  # the others it does predict beyond
+
+
+def test_claim_stats_leave_infinite_values_out_and_give_each_populations_rho():
+    import scipy.stats
+    rng = np.random.default_rng(10)
+    x = {"unlock_time": rng.lognormal(0, 1, 40), "gap_only": rng.lognormal(0, 1, 40),
+         "inverse_gap2": rng.lognormal(0, 1, 40), "hls_time": rng.lognormal(0, 1, 40)}
+    y = x["unlock_time"] * rng.lognormal(0, 0.5, 40)
+    x["unlock_time"][:5] = np.inf
+    groups = np.repeat(["a", "b"], 20)
+    s = DC.claim_stats(x, y, {k: x[k] for k in DM.CONTROLS}, 200, 0.95, groups)["unlock_time"]
+    assert set(s["beyond"]) == set(DM.CONTROLS) and s["n"] == 35 and s["inf"] == {"a": [5, 20]}
+    ok = np.isfinite(x["unlock_time"])
+    np.testing.assert_allclose(s["rho"], scipy.stats.spearmanr(x["unlock_time"][ok], y[ok])[0])
+    np.testing.assert_allclose(s["by_group"]["b"]["rho"],
+                               scipy.stats.spearmanr(x["unlock_time"][20:], y[20:])[0])
+    assert s["by_group"]["a"]["n"] == 15
