@@ -221,8 +221,8 @@ def best_constant_claim(across: dict, line_counts: dict, n0: int, min_draws: int
             text += f" Scope: the selection and the replication draws at n0 = {n0}{finite}."
         else:
             verdict = "not supported" if step2 == "contradict" else "inconclusive"
-            how = {"contradict": "contradicted", "none": "no replication run"}.get(step2,
-                                                                                "not shown")
+            how = {"contradict": "contradicted", "none": "no replication run",
+                   "few": "too few usable draws"}.get(step2, "not shown")
             text += (f" It does not replicate ({how}). Supported where: the selection draws at "
                      f"n0 = {n0}{finite if a['inf'] else ''}.")
     text += draws

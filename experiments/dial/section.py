@@ -104,7 +104,9 @@ def dial_analysis(dials, draws, replication=(), *, n0_focus: int = 300, min_play
             text += [f"\n**n0 = {n0}**: Spearman rho and log-log slope [95% bootstrap CI]; within "
                      "dial lines: fixed effects over the lines where the candidate moves "
                      f"{MIN_RANGE}-fold; across draws also the slope beyond each control "
-                     f"({', '.join(CONTROLS)}).\n",
+                     f"({', '.join(CONTROLS)}). An infinite constant ranks above every finite "
+                     "one here and is left out of the slopes (claim C7' leaves such draws out "
+                     "of its test and counts them).\n",
                      association_table(assoc, n0, bool(dials), bool(draws))]
             if replication:
                 text += [f"\nReplication draws ({scope[1]}) at n0 = {n0}:\n",

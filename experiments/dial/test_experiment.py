@@ -221,6 +221,14 @@ def test_best_constant_inconclusive_when_the_replication_shows_nothing():
     assert "not shown" in best.evidence and "Supported where" in best.evidence
 
 
+def test_best_constant_inconclusive_when_the_replication_is_too_small():
+    rng = np.random.default_rng(11)
+    law = lambda c: 5 * c["unlock_time"]
+    _, best = _claims(_world(rng, law), _fresh(rng, law, n_draws=6))
+    assert best.verdict == "inconclusive", best.evidence
+    assert "too few usable draws" in best.evidence
+
+
 def test_replication_counts_the_draws_where_the_constant_is_infinite():
     """unlock_time = inf on some fresh draws: counted (by population) and out of the test; the
     rest replicates, so the scope says where the constant is finite."""
