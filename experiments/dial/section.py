@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from jaxpa.envs.families import SIZE_NAMES
 from jaxpa.experiment.claims import Claim
 from experiments.dial.claims import (BEST_NAME, BEST_STATEMENT, best_constant_claim,
                                           claim_stats, lambda_claim, line_outcome)
@@ -32,7 +33,6 @@ from jaxpa.experiment.outputs import Section
 def describe_draws(results, pops) -> str:
     """What a set of draws populations is, for a claim's scope: per population its draws, family
     (or build), shape and other options, e.g. "64 f1 (N=6, M=6, K=4, d=3, k=2; min_gap=0.25)"."""
-    from jaxpa.envs.families import SIZE_NAMES
     out = []
     for pop in pops:
         p = results.populations[pop]
@@ -40,7 +40,7 @@ def describe_draws(results, pops) -> str:
         N, k = p.instances.heads.shape[1:]
         shape = f"N={N}, M={M}, K={K}, d={d}, k={k}"
         opts = ", ".join(f"{k}={v}" for k, v in dict(p.population.options).items()
-                         if k not in SIZE_NAMES and k != "n_per_group")
+                         if k not in SIZE_NAMES)
         what = p.population.family or p.population.describe()["source"] or pop
         out.append(f"{B} {what} ({shape}{'; ' + opts if opts else ''})")
     return ", ".join(out)

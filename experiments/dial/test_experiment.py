@@ -65,7 +65,10 @@ def test_tiny_run_writes_the_tables_figures_and_claims(tiny):
     assert len(rows) == (6 + 6 + 6) * len(N0)  # (rotate, draws, fresh: 3 x 2 each) x n0
     summary = results.sections[0].data
     assert set(summary["replication_stats"]) == set(DM.CANDIDATES) - set(DM.CONTROLS)
-    assert summary["scope"][1].startswith("6 rotate_head")
+    p = results.populations["fresh"].instances
+    assert summary["scope"][1] == (f"6 rotate_head (N={p.heads.shape[1]}, M={p.features.shape[1]}, "
+                                   f"K={p.features.shape[2]}, d={p.features.shape[3]}, "
+                                   f"k={p.heads.shape[2]}; n_per_group=3)")
     assert {"replication draws"} <= {r["scope"] for r in results.sections[1].rows}
     assert {"plateau", "plateau_low", "lock", "burn_in", "horizon_ok", "unlock_time",
             "lambda_D"} <= set(rows[0])
