@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from experiments.dial.measure import CANDIDATES, CONTROL, SIGN, lock_rate
+from experiments.dial.measure import CANDIDATES, CONTROLS, SIGN, lock_rate
 
 MARKERS = "osD^v<>p"
 
@@ -27,8 +27,8 @@ def _order(rows, n0: int, target: str) -> tuple[list[str], dict, dict]:
              if r["n0"] == n0 and r["target"] == target and r["scope"] == "dial lines"}
     score = lambda c: (SIGN[c] * draws[c]["rho"] if c in draws and np.isfinite(draws[c]["rho"])
                        else -np.inf)
-    ranked = sorted((c for c in CANDIDATES if c != CONTROL), key=score, reverse=True)
-    return ranked + [CONTROL], draws, lines
+    ranked = sorted((c for c in CANDIDATES if c not in CONTROLS), key=score, reverse=True)
+    return ranked + list(CONTROLS), draws, lines
 
 
 def _predicts(row: dict | None, c: str) -> bool:
@@ -49,16 +49,18 @@ def _subtitle(c: str, d: dict | None, w: dict | None) -> str:
     return ("; ".join(parts) or "no association measured") + f"\n(expected: {expected})"
 
 
-def figure(data: dict, dials, draws, n0: int, target: str, rows=(), min_draws: int = 10):
+def figure(data: dict, dials, draws, n0: int, target: str, rows=(), min_draws: int = 10,
+           replication=()):
     """The figure of the module docstring. data: ``dial_measure.measure``'s; rows: its
     ``association_rows`` (for the order, the titles and the headline; none: default order);
-    min_draws: below this many usable F1 draws no candidate is named best (as in claim C7')."""
+    min_draws: below this many usable F1 draws no candidate is named best (as in claim C7');
+    replication: the replication draws' populations (black crosses)."""
     from jaxpa.reporting import finish, pyplot
     plt = pyplot()
     order, across, within = _order(rows, n0, target)
     if max((r["n"] for r in across.values()), default=0) < min_draws:  # too few to rank
         across = {c: dict(r, rho=np.nan) for c, r in across.items()}
-        order = [c for c in CANDIDATES if c != CONTROL] + [CONTROL]
+        order = [c for c in CANDIDATES if c not in CONTROLS] + list(CONTROLS)
     ncol = 5
     nrow = -(-(len(order) + 1) // ncol)  # + 1: the legend's panel
     fig, axes = plt.subplots(nrow, ncol, figsize=(4.3 * ncol, 3.6 * nrow), squeeze=False)
@@ -66,13 +68,15 @@ def figure(data: dict, dials, draws, n0: int, target: str, rows=(), min_draws: i
     handles = {}
     for i, (ax, c) in enumerate(zip(axes.flat, order)):
         hidden = drawn = 0
-        for pop in draws:
+        for pop in tuple(draws) + tuple(replication):
             st, x = data[pop]["n0"][n0], data[pop]["constants"][c]
             y = st["plateau"] if target == "plateau" else lock_rate(st)
             ok = np.isfinite(x) & np.isfinite(y) & (x > 0) & (y > 0)
             hidden, drawn = hidden + int((~ok).sum()), drawn + int(ok.sum())
-            handles[f"{pop} draws"] = ax.scatter(x[ok], y[ok], s=12, color="0.55", alpha=0.7,
-                                                 linewidths=0, zorder=1)
+            rep = pop in replication
+            handles[f"{pop} {'(replication) ' if rep else ''}draws"] = ax.scatter(
+                x[ok], y[ok], s=14 if rep else 12, color="k" if rep else "0.55",
+                marker="x" if rep else "o", alpha=0.7, linewidths=0.8 if rep else 0, zorder=1)
         for j, pop in enumerate(dials):
             st, x = data[pop]["n0"][n0], data[pop]["constants"][c]
             y = st["plateau"] if target == "plateau" else lock_rate(st)
@@ -90,7 +94,7 @@ def figure(data: dict, dials, draws, n0: int, target: str, rows=(), min_draws: i
         else:
             ax.text(0.5, 0.5, "no positive, finite values", ha="center", transform=ax.transAxes)
         best = i == 0 and _predicts(across.get(c), c)
-        name = f"{c}  (best)" if best else (f"{c}  (control)" if c == CONTROL else c)
+        name = f"{c}  (best)" if best else (f"{c}  (control)" if c in CONTROLS else c)
         ax.set_title(name + (f"  [{hidden} at 0/inf]" if hidden else "") + "\n"
                      + _subtitle(c, across.get(c), within.get(c)), fontsize=8.5,
                      fontweight="bold" if best else "normal")

@@ -8,8 +8,9 @@ lock-in rate across instances.
 Associations (``association_rows``), per n0, target (plateau; plateau where T - n0 >= 4 burn-ins;
 lock-in rate (locked + 1/2) / (seeds + 1)) and candidate: Spearman rho and log-log slope with
 bootstrap CIs, within dial lines (fixed effects, lines where the candidate moves MIN_RANGE-fold;
-a line is one draw moved along its dial) and across the draws, where also the slope beyond the
-gap-only control 1/(kappa Delta_min^2) is given.
+a line is one draw moved along its dial) and across the draws (the F1 draws, and apart the
+replication draws of other families), where also the slope beyond each control of CONTROLS
+(1/(kappa Delta_min^2), 1/Delta_min^2, the HLS time) is given.
 """
 from __future__ import annotations
 
@@ -21,9 +22,9 @@ from experiments.dial import stats as ds
 from jaxpa.diagnostics.curve_stats import lock_in
 from jaxpa.envs.one_shot import one_shot_jit
 
-CANDIDATES = C.INFORMATION + C.TIMES
+CANDIDATES = C.INFORMATION + C.TIMES  # every constant measured, the controls included
 SIGN = {**{c: -1 for c in C.INFORMATION}, **{c: 1 for c in C.TIMES}}  # expected direction
-CONTROL = "gap_only"
+CONTROLS = C.CONTROLS  # what a candidate must predict beyond; never named the best
 MIN_RANGE = 1.5  # a line tests a constant only where the constant moves by this factor
 
 
@@ -105,15 +106,22 @@ def _ci(d, key):
     return [float(v) for v in d[key]]
 
 
-def association_rows(data: dict, dials, draws, n0s, n_boot: int) -> list[dict]:
-    """Tidy rows: per scope (all dial lines, each dial's lines, the draws), n0, target
-    (plateau, plateau where T >= 4 burn-ins, lock) and candidate: rho, slope (and across draws
-    the slope beyond gap_only), with CIs."""
+def beyond_controls(x, y, controls: dict, n_boot: int, level: float = 0.95) -> dict:
+    """{control: partial_slope of log y on log x beyond log control}, x itself skipped."""
+    return {k: ds.partial_slope(x, y, z, n_boot, level=level) for k, z in controls.items()
+            if z is not x}
+
+
+def association_rows(data: dict, dials, draws, n0s, n_boot: int, replication=()) -> list[dict]:
+    """Tidy rows: per scope (all dial lines, each dial's lines, the draws, the replication draws),
+    n0, target (plateau, plateau where T >= 4 burn-ins, lock) and candidate: rho, slope (and
+    across draws the slope beyond each control, ``partial_<control>``), with CIs."""
     rows = []
     scopes = ([("dial lines", list(dials))] if len(dials) > 1 else []) + \
-        [(f"{d} lines", [d]) for d in dials] + ([("draws", list(draws))] if draws else [])
+        [(f"{d} lines", [d]) for d in dials] + ([("draws", list(draws))] if draws else []) + \
+        ([("replication draws", list(replication))] if replication else [])
     for scope, pops in scopes:
-        within = scope != "draws"
+        within = scope.endswith("lines")
         for n0 in n0s:
             cat = lambda f: np.concatenate([f(pop) for pop in pops])
             st = lambda key: cat(lambda pop: data[pop]["n0"][n0][key])
@@ -121,9 +129,11 @@ def association_rows(data: dict, dials, draws, n0s, n_boot: int) -> list[dict]:
             targets = {"plateau": plateau, "plateau (T >= 4 burn-ins)": np.where(ok, plateau, np.nan),
                        "lock": cat(lambda pop: lock_rate(data[pop]["n0"][n0]))}
             lines = cat(lambda pop: np.array([f"{pop}/{d}" for d in data[pop]["meta"]["draw"]]))
+            consts = {c: cat(lambda pop: data[pop]["constants"][c]) for c in CANDIDATES}
+            controls = {k: consts[k] for k in CONTROLS}
             for target, y in targets.items():
                 for c in CANDIDATES:
-                    x = cat(lambda pop: data[pop]["constants"][c])
+                    x = consts[c]
                     row = {"scope": scope, "n0": n0, "target": target, "candidate": c}
                     if within:
                         a = ds.within_association(x, y, lines, n_boot, min_range=MIN_RANGE)
@@ -131,12 +141,13 @@ def association_rows(data: dict, dials, draws, n0s, n_boot: int) -> list[dict]:
                                    slope_ci=_ci(a, "slope_ci"), n=a["n_groups"])
                     else:
                         a = ds.association(x, y, n_boot)
-                        part = (ds.partial_slope(x, y, cat(lambda pop: data[pop]["constants"][CONTROL]),
-                                                 n_boot) if c != CONTROL else
-                                {"slope": np.nan, "ci": [np.nan, np.nan]})
                         row.update(rho=a["rho"], rho_ci=_ci(a, "rho_ci"), slope=a["slope"],
-                                   slope_ci=_ci(a, "slope_ci"), partial=part["slope"],
-                                   partial_ci=[float(v) for v in part["ci"]], n=a["n"])
+                                   slope_ci=_ci(a, "slope_ci"), n=a["n"])
+                        part = beyond_controls(x, y, controls, n_boot)
+                        for k in CONTROLS:
+                            p = part.get(k, {"slope": np.nan, "ci": [np.nan, np.nan]})
+                            row[f"partial_{k}"] = p["slope"]
+                            row[f"partial_{k}_ci"] = [float(v) for v in p["ci"]]
                     rows.append(row)
     return rows
 

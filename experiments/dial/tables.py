@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from experiments.dial.measure import CANDIDATES, CONTROL
+from experiments.dial.measure import CANDIDATES, CONTROLS
 
 def _fmt(v, ci=None):
     if v is None or not np.isfinite(v):
@@ -65,27 +65,31 @@ def instance_rows(data: dict) -> list[dict]:
     return rows
 
 
-def association_table(rows: list[dict], n0: int, has_dials: bool, has_draws: bool) -> str:
+def association_table(rows: list[dict], n0: int, has_dials: bool, has_draws: bool,
+                      scope: str = "draws") -> str:
+    """The candidates' associations at one n0: within the dial lines and across ``scope``'s draws
+    (rho, slope, slope beyond each control, lock-in rho and slope)."""
     pick = {(r["scope"], r["target"], r["candidate"]): r for r in rows if r["n0"] == n0}
     head = ["candidate"]
     if has_dials:
         head += ["dial lines: plateau rho / slope", "dial lines: lock slope"]
     if has_draws:
-        head += ["draws: plateau rho", "draws: plateau slope", "draws: beyond gap_only",
-                 "draws: lock rho", "draws: lock slope"]
+        head += ["draws: plateau rho", "draws: plateau slope"] + \
+            [f"draws: beyond {k}" for k in CONTROLS] + ["draws: lock rho", "draws: lock slope"]
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for c in CANDIDATES:
-        cells = [c]
+        cells = [c + (" (control)" if c in CONTROLS else "")]
         if has_dials:
             w, wl = pick.get(("dial lines", "plateau", c)), pick.get(("dial lines", "lock", c))
             cells += [f"{_fmt(w['rho'])} / {_fmt(w['slope'], w['slope_ci'])} ({w['n']} lines)"
                       if w and w["n"] else "does not move",
                       _fmt(wl["slope"], wl["slope_ci"]) if wl and wl["n"] else "-"]
         if has_draws:
-            a, al = pick[("draws", "plateau", c)], pick[("draws", "lock", c)]
-            cells += [_fmt(a["rho"], a["rho_ci"]), _fmt(a["slope"], a["slope_ci"]),
-                      _fmt(a["partial"], a["partial_ci"]) if c != CONTROL else "(control)",
-                      _fmt(al["rho"], al["rho_ci"]), _fmt(al["slope"], al["slope_ci"])]
+            a, al = pick[(scope, "plateau", c)], pick[(scope, "lock", c)]
+            cells += [_fmt(a["rho"], a["rho_ci"]), _fmt(a["slope"], a["slope_ci"])]
+            cells += [_fmt(a[f"partial_{k}"], a[f"partial_{k}_ci"]) if k != c else "-"
+                      for k in CONTROLS]
+            cells += [_fmt(al["rho"], al["rho_ci"]), _fmt(al["slope"], al["slope_ci"])]
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines)
 

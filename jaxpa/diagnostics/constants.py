@@ -50,6 +50,11 @@ Time constants (rounds; larger = less diverse):
   (rate omega w*) pins r(y*) - r(y0), whether or not other users cover y's direction.
 - gap_only: 1 / (kappa Delta_min^2), plateau_scale without lambda_D: a control with no diversity
   in it (a diversity constant earns its place only by predicting beyond it).
+- inverse_gap2: 1 / Delta_min^2, the gap alone (gap_only without the BT slope kappa, which varies
+  between draws): a second control.
+CONTROLS (gap_only, inverse_gap2, hls_time) are the constants a diversity constant must predict
+beyond: the gaps, and the HLS time (the gaps weighted by optimal play's information, the classical
+regret constant). They are reported beside the candidates, never named the best of them.
 Identification at or below SLACK * eps counts as none: information constants are then 0 and the
 times (and plateau sums) inf.
 """
@@ -72,7 +77,8 @@ MODEL = make_feedback("bt_ref")  # the protocol of the question (module docstrin
 INFORMATION = ("lambda_D", "loo_coverage", "own_identifiability", "user_lambda", "loo_optimal",
                "deviation_coverage", "head_sine")
 TIMES = ("plateau_scale", "unlock_time", "hls_time", "gaussian_plateau", "greedy_plateau",
-         "gap_only")
+         "gap_only", "inverse_gap2")
+CONTROLS = ("gap_only", "inverse_gap2", "hls_time")  # module docstring: never a candidate
 
 
 @struct.dataclass
@@ -93,6 +99,7 @@ class Candidates:
     gaussian_plateau: Array
     greedy_plateau: Array
     gap_only: Array
+    inverse_gap2: Array
     eps: Array
 
 
@@ -179,4 +186,4 @@ def candidates(inst: Instance, rtol: float = 1e-5) -> Candidates:
                       deviation_coverage=jnp.min(dev), head_sine=head_sine(inst),
                       unlock_time=jnp.max(unlock), hls_time=hls, gaussian_plateau=gp,
                       greedy_plateau=greedy, gap_only=1.0 / (diag.kappa * diag.min_gap**2),
-                      eps=eps)
+                      inverse_gap2=1.0 / diag.min_gap**2, eps=eps)

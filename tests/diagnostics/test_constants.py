@@ -58,6 +58,10 @@ def test_time_constants_by_hand(hand):
     np.testing.assert_allclose(float(c.hls_time), 140 / KAPPA, rtol=1e-4)
     np.testing.assert_allclose(float(c.gaussian_plateau), 109 / (9 * KAPPA), rtol=1e-4)
     np.testing.assert_allclose(float(c.plateau_scale), 1 / (KAPPA * (Q / 2) * 0.25), rtol=1e-4)
+    # the controls without diversity: Delta_min = .5 (user a, y = 2), kappa = sigma'(1)
+    np.testing.assert_allclose(float(c.inverse_gap2), 1 / 0.5**2, rtol=1e-5)
+    np.testing.assert_allclose(float(c.gap_only), 1 / (KAPPA * 0.5**2), rtol=1e-4)
+    assert set(C.CONTROLS) <= set(C.TIMES)
     # unlock: user a locked on y = 2 (r = .5 > r(y0)): Sigma_pi = Sigma*_{-a} + (1/6) sp(.5) g g',
     # g = a ⊗ e2; |t|^2_{Sigma_pi^-1} = a' B1'^-1 a + s2 / (1 + s2 sp(.5) / 6), s2 = a' B2^-1 a
     s2 = (25 / 12) / Q
