@@ -71,7 +71,8 @@ def add_arguments(p) -> None:
     a.add_argument("--horizon", type=int, default=d.horizon, help="rounds of simulated learners")
     a.add_argument("--seeds", type=int, default=d.seeds, help="seeds per simulated learner")
     a.add_argument("--learners", default=",".join(d.learners),
-                   help="simulated learners: greedy (with and without a warm start), ucb")
+                   help="simulated learners: greedy (with and without a warm start), greedy_pop (one "
+                        "shared model), uniform, ucb")
     a.add_argument("--warm-start", type=int, default=d.warm_start,
                    help="uniform rounds of greedy + warm start")
     a.add_argument("--budget-draws", type=int, default=d.budget_draws,
