@@ -103,7 +103,7 @@ def regret_figure(r: dict):
     if g:
         T = float(np.max(first["checkpoints"]))
         note = (f"Δ_min = {g['min_gap']:.2g}: curves can level off only after ~1/Δ_min² ≈ "
-                f"{g['rounds_to_resolve']:.1g} rounds" + (" (> T)" if g["rounds_to_resolve"] > T
+                f"{g['rounds_to_resolve']:.2g} rounds" + (" (> T)" if g["rounds_to_resolve"] > T
                                                            else ""))
         ax.text(0.02, 0.98, note, transform=ax.transAxes, va="top", fontsize=8,
                 bbox=dict(facecolor="white", alpha=0.8, edgecolor="0.8"))
@@ -142,6 +142,7 @@ def heads_figure(r: dict):
     ax.axvline(0, color="0.85", lw=0.8, zorder=0)
     ax.set_title("users' fitted tastes (standardized features):\nspread wider than the bars = "
                  "users who really differ", fontsize=10)
+    ax.set_aspect("equal", adjustable="datalim")  # one scale: spreads compare across axes
     ax.legend(fontsize=8)
     ax.grid(alpha=0.3)
     return finish(fig)
@@ -180,7 +181,10 @@ def budget_figure(r: dict):
     c.set_title(f"online greedy, B = {b['online_budget']} rounds")
     c.legend(fontsize=8)
     c.grid(alpha=0.3)
-    return finish(fig)
+    finish(fig)
+    from matplotlib.ticker import NullLocator
+    c.xaxis.set_minor_locator(NullLocator())  # the users are labelled; minor labels overlap them
+    return fig
 
 
 FIGURES = (("heads.png", "heads", heads_figure), ("verdict.png", "ud", verdict_figure),

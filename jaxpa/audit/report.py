@@ -96,12 +96,15 @@ def gap_caveat(r: dict, config: dict) -> str:
     greedy = r.get("simulate", {}).get("greedy")
     share = ""
     if greedy is not None and greedy["stats"]["final_mean"] > 0:
-        share = (f" (at most {g['cost_below'] * T / greedy['stats']['final_mean']:.0%} of "
+        share = (f" (at most {100 * g['cost_below'] * T / greedy['stats']['final_mean']:.2g}% of "
                  f"greedy's R(T), if every round on them were such a mistake)")
+    if g["share_below"] == 0:
+        return text + (f"No user has a prompt whose gap is below 1/√T = {g['threshold']:.2g}: all "
+                       f"of the regret is paid on gaps that T rounds can resolve.")
     return (text + f"Near-ties (gap below 1/√T = {g['threshold']:.2g}) carry "
-            f"{g['share_below']:.0%} of the prompt mass; mistakes between their two best answers "
-            f"cost at most {g['cost_below']:.2g} per round, {g['cost_below'] * T:.2g} over T"
-            f"{share}: the rest of the regret is paid on the gaps that matter.")
+            f"{100 * g['share_below']:.2g}% of the prompt mass; mistakes between their two best "
+            f"answers cost at most {g['cost_below']:.2g} per round, {g['cost_below'] * T:.2g} over "
+            f"T{share}: the rest of the regret is paid on the gaps that matter.")
 
 
 def verdict_paragraph(r: dict, config: dict) -> str:
