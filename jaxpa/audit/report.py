@@ -1,8 +1,9 @@
-"""The audit's outputs, from the dict of ``jaxpa.audit.steps.run_audit``: report.md (the verdict
-first, then the evidence, each section naming the function and the summary.json key behind its
-numbers), summary.json, curves.npz (regret curves, bootstrap replicates, SubOpt cells) and the
-figures of figures.py, written as one unit through the result store (``write_audit``:
-``begin_outputs``, every file stamped with the config hash, the manifest last)."""
+"""The audit's outputs, from the dict of ``jaxpa.audit.steps.run_audit``: report.md (the decision
+box of decision.py first, then the verdict and the evidence, each section naming the function and
+the summary.json key behind its numbers), summary.json, curves.npz (regret curves, bootstrap
+replicates, SubOpt cells), heads.csv (heads.py: one row per user) and the figures of
+figures.py, written as one unit through the result store (``write_audit``: ``begin_outputs``,
+every file stamped with the config hash, the manifest last)."""
 from __future__ import annotations
 
 import copy
@@ -151,7 +152,8 @@ def verdict_paragraph(r: dict, config: dict) -> str:
             for k, v in r["simulate"].items()) + f" (T = {config['horizon']}; regret.png). "
             + gap_caveat(r, config))
     if "budget" in r:
-        lines.append("- Diversity versus volume: " + volume_sentence(r))
+        v = volume_sentence(r)
+        lines.append("- Diversity versus volume: " + v[0].lower() + v[1:])
     return "\n".join(lines) + "\n"
 
 
