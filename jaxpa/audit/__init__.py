@@ -5,6 +5,8 @@ Modules, in the order an audit runs them: ``reading`` (the long-format log, chec
 ``config`` (the options), ``steps`` (``run_audit``: the steps as stored parts, on the shared fit
 path of jaxpa/data/: study.py, fit.py, panels.py), ``bootstrap`` (UD with its uncertainty),
 ``coverage`` (worst directions, greedy pick of users, exchange rate), ``simulation`` (simulated
-learners, diversity versus volume), ``report`` and ``figures`` (the outputs), ``synthetic`` (logs
+learners, diversity versus volume, the gaps against the horizon), ``heads`` (the heads with their
+standard errors on the taste directions), ``decision`` (the decision box), ``report`` and
+``figures`` (the outputs), ``synthetic`` (logs
 of known status, for tests and benchmarks). The audit sits above jaxpa.data and jaxpa.results and
 below jaxpa.experiment; the CLI glue is jaxpa/cli/audit.py."""

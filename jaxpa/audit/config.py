@@ -8,8 +8,10 @@ import numpy as np
 
 from jaxpa.envs.instance import InstanceError, validate_horizon
 
-LEARNERS = ("greedy", "ucb")  # greedy runs with and without a warm start (one program)
-DEFAULT_LEARNERS = ("greedy",)
+# greedy runs with and without a warm start; greedy_pop (one shared reward model) and uniform play
+# are the baselines personalization is measured against; all in one compiled program
+LEARNERS = ("greedy", "greedy_pop", "uniform", "ucb")
+DEFAULT_LEARNERS = ("greedy", "greedy_pop", "uniform")
 LOG_POLICIES = ("optimal", "uniform")  # jaxpa.offline.sampled.STATIONARY
 
 SECTIONS = ("ud", "coverage", "simulate", "budget")  # optional steps (fits and raw always run)
@@ -36,7 +38,7 @@ class AuditConfig:
     budget_draws: int = 16   # random subsets x logs per diversity-versus-volume cell
     log_policy: str = "optimal"  # logging policy of the offline diversity-versus-volume study
     sections: tuple = SECTIONS
-    learners: tuple = DEFAULT_LEARNERS  # simulated (greedy: with and without a warm start; ucb)
+    learners: tuple = DEFAULT_LEARNERS  # simulated (config.LEARNERS)
     label: str | None = None     # population label of the key rule (default: the log's name)
 
     def check(self) -> None:

@@ -4,7 +4,11 @@
   data resolves) and the bootstrap replicates' lambda_D (how often UD holds, resolved and raw);
 - coverage.png: how many users it takes to cover the decision-relevant subspace D, random
   subsets against the greedy pick;
-- regret.png: the simulated learners' regret on the calibrated population (plotting.regret_panel);
+- heads.png: the users' fitted heads on the top two taste directions with 95% intervals from the
+  fit's information (heads.py): does the spread of users exceed their uncertainty?
+- regret.png: the simulated learners' regret on the calibrated population (reporting.regret_panel):
+  personalized greedy against the non-personalized greedy_pop and uniform play, same keys, with
+  the smallest gap's horizon 1/Δ_min² noted;
 - budget.png: SubOpt against the feedback budget, one line per number of users (more users at
   the same budget: lower line = diversity pays), and the online learner at one budget.
 
@@ -83,13 +87,64 @@ def coverage_figure(r: dict):
     return finish(fig)
 
 
+LEARNER_NAMES = {"greedy_pop": "greedy_pop (one shared model)"}  # uniform: a grey baseline
+
+
 def regret_figure(r: dict):
     plt = pyplot()
     sims = r["simulate"]
-    fig, ax = plt.subplots(figsize=(6.5, 4.4))
+    fig, ax = plt.subplots(figsize=(6.5, 4.6))
     first = next(iter(sims.values()))
-    regret_panel(ax, first["checkpoints"], {k: v["regret"] for k, v in sims.items()},
-                 "calibrated population (resolved heads): cumulative regret")
+    series = {LEARNER_NAMES.get(k, k): v["regret"] for k, v in sims.items()}
+    regret_panel(ax, first["checkpoints"], series,
+                 "what personalization saves: per-user greedy\nagainst one shared model "
+                 "(greedy_pop) and uniform play")
+    g = r.get("gap_profile")
+    if g:
+        T = float(np.max(first["checkpoints"]))
+        note = (f"Δ_min = {g['min_gap']:.2g}: curves can level off only after ~1/Δ_min² ≈ "
+                f"{g['rounds_to_resolve']:.2g} rounds" + (" (> T)" if g["rounds_to_resolve"] > T
+                                                           else ""))
+        ax.text(0.02, 0.98, note, transform=ax.transAxes, va="top", fontsize=8,
+                bbox=dict(facecolor="white", alpha=0.8, edgecolor="0.8"))
+    return finish(fig)
+
+
+def heads_figure(r: dict):
+    """The users' fitted heads on the top two taste directions (standardized features), 95%
+    intervals from the fit's information; thin users and the shared model marked."""
+    plt = pyplot()
+    h = r["heads"]
+    c, se = np.asarray(h["coords"], np.float64), np.asarray(h["coord_se"], np.float64)
+    if c.shape[1] == 1:  # one feature: a strip
+        c, se = np.c_[c, np.zeros(len(c))], np.c_[se, np.zeros(len(se))]
+    thin = np.asarray(h["thin"], bool)
+    fig, ax = plt.subplots(figsize=(6.5, 5.2))
+    alpha = 0.5 if len(c) <= 300 else 0.1
+    ax.errorbar(c[~thin, 0], c[~thin, 1], xerr=1.96 * se[~thin, 0], yerr=1.96 * se[~thin, 1],
+                fmt="o", ms=3.5, color="C0", ecolor=(0.12, 0.47, 0.71, alpha), elinewidth=0.8,
+                label="users (bars: 95% intervals from the fit's information)")
+    if thin.any():
+        ax.plot(c[thin, 0], c[thin, 1], "x", color="0.5", label=f"thin users ({thin.sum()}): "
+                                                                  f"served the shared model")
+    units = np.asarray(r["log"].get("feature_units") or np.ones(len(r["log"]["features"])))
+    pop = np.asarray(r["population_fit"]["theta"]) * units * np.asarray(r["instance"]["scale"])
+    p = np.asarray(h["directions"]) @ pop
+    ax.plot(p[0], p[1] if p.size > 1 else 0.0, "*", ms=14, color="C3", mec="k",
+            label="one shared model (population fit)")
+    rank = r["ud"]["point_rank"] if "ud" in r else None
+    words = list(h["direction_words"]) + ["(no second direction: one feature)"]
+    tag = lambda i: ("" if rank is None else "(resolved above the noise floor)" if i < rank
+                     else "(not resolved: within noise)")
+    ax.set_xlabel(f"taste direction 1: {words[0]}\n{tag(0)}", fontsize=9)
+    ax.set_ylabel(f"taste direction 2: {words[1]}\n{tag(1)}", fontsize=9)
+    ax.axhline(0, color="0.85", lw=0.8, zorder=0)
+    ax.axvline(0, color="0.85", lw=0.8, zorder=0)
+    ax.set_title("users' fitted tastes (standardized features):\nspread wider than the bars = "
+                 "users who really differ", fontsize=10)
+    ax.set_aspect("equal", adjustable="datalim")  # one scale: spreads compare across axes
+    ax.legend(fontsize=8)
+    ax.grid(alpha=0.3)
     return finish(fig)
 
 
@@ -126,10 +181,14 @@ def budget_figure(r: dict):
     c.set_title(f"online greedy, B = {b['online_budget']} rounds")
     c.legend(fontsize=8)
     c.grid(alpha=0.3)
-    return finish(fig)
+    finish(fig)
+    from matplotlib.ticker import NullLocator
+    c.xaxis.set_minor_locator(NullLocator())  # the users are labelled; minor labels overlap them
+    return fig
 
 
-FIGURES = (("verdict.png", "ud", verdict_figure), ("coverage.png", "coverage", coverage_figure),
+FIGURES = (("heads.png", "heads", heads_figure), ("verdict.png", "ud", verdict_figure),
+           ("coverage.png", "coverage", coverage_figure),
            ("regret.png", "simulate", regret_figure), ("budget.png", "budget", budget_figure))
 
 

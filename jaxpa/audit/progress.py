@@ -33,7 +33,7 @@ def step_plan(panel, config: AuditConfig) -> dict[str, tuple[str, float]]:
     p = panel.d * panel.d
     users, budgets = budget_sizes(U, n)
     online = int(budgets[-2])
-    learners = 2 * ("greedy" in config.learners) + ("ucb" in config.learners)
+    learners = len(config.learners) + ("greedy" in config.learners)  # greedy: two warm starts
     plan = {
         "fits": (f"population and personalized fits: {n} choices of {U} users, {S} shrinkage "
                  f"values", n * S),

@@ -1,15 +1,18 @@
-"""The audit's outputs, from the dict of ``jaxpa.audit.steps.run_audit``: report.md (the verdict
-first, then the evidence, each section naming the function and the summary.json key behind its
-numbers), summary.json, curves.npz (regret curves, bootstrap replicates, SubOpt cells) and the
-figures of figures.py, written as one unit through the result store (``write_audit``:
-``begin_outputs``, every file stamped with the config hash, the manifest last)."""
+"""The audit's outputs, from the dict of ``jaxpa.audit.steps.run_audit``: report.md (the decision
+box of decision.py first, then the verdict and the evidence, each section naming the function and
+the summary.json key behind its numbers), summary.json, curves.npz (regret curves, bootstrap
+replicates, SubOpt cells), heads.csv (heads.py: one row per user) and the figures of
+figures.py, written as one unit through the result store (``write_audit``: ``begin_outputs``,
+every file stamped with the config hash, the manifest last)."""
 from __future__ import annotations
 
 import copy
 
 import numpy as np
 
+from jaxpa.audit.decision import decision_box, decision_facts, volume_sentence
 from jaxpa.audit.figures import FIGURES, audit_figures
+from jaxpa.audit.heads import heads_rows
 from jaxpa.reporting import close, format_ci, format_table
 from jaxpa.results import MANIFEST, Store, config_hash
 
@@ -76,23 +79,33 @@ def _units_note(lg: dict) -> str:
             f"{', '.join(scaled)}; estimates below are in the data's units.")
 
 
-def diversity_sentence(b: dict) -> str:
-    """The one sentence: is one more user worth more than more choices of the same users?"""
-    x = b["exchange"]
-    head = (f"With a budget of {x['budget']:.0f} comparisons (policy '{b['policy']}'), spreading "
-            f"them over {x['n_most']} users gives SubOpt {x['subopt_most']:.3g} per round on the "
-            f"whole population, against {x['subopt_few']:.3g} from {x['n_few']} users")
-    if x["few_needs"] is None:
-        return (head + f"; {x['n_few']} users do not match it even with {x['max_budget']:.0f} "
-                f"comparisons, so each extra user is worth more than "
-                f"{(x['max_budget'] - x['budget']) / max(x['n_most'] - x['n_few'], 1):.0f} extra "
-                f"comparisons from existing users: favour more users.")
-    if x["choices_per_extra_user"] <= 0:
-        return head + ": concentrating on few users costs nothing here; user diversity is not " \
-                      "the bottleneck."
-    return (head + f"; {x['n_few']} users need {x['few_needs']:.0f} comparisons to match, so one "
-            f"more user is worth about {x['choices_per_extra_user']:.0f} extra comparisons from "
-            f"existing users.")
+def gap_caveat(r: dict, config: dict) -> str:
+    """The calibrated population's gaps against the horizon, in words (simulation.gap_profile):
+    why greedy's curve can read log-growth even where UD holds, and how much of its regret the
+    gaps below 1/sqrt(T) can account for."""
+    g = r.get("gap_profile")
+    if not g:
+        return ""
+    T = config["horizon"]
+    text = (f"Smallest gap Δ_min = {g['min_gap']:.2g}: a learner needs ~1/Δ_min² ≈ "
+            f"{g['rounds_to_resolve']:.2g} rounds to tell every user's best answer from the "
+            f"next, so ")
+    text += ("within T every learner's curve, greedy's included, can still look like "
+             "log-growth: read 'log-growth' as 'not yet levelled off', not as lock-in. "
+             if g["rounds_to_resolve"] > T else
+             "T is long enough for curves that level off to show it. ")
+    greedy = r.get("simulate", {}).get("greedy")
+    share = ""
+    if greedy is not None and greedy["stats"]["final_mean"] > 0:
+        share = (f" (at most {100 * g['cost_below'] * T / greedy['stats']['final_mean']:.2g}% of "
+                 f"greedy's R(T), if every round on them were such a mistake)")
+    if g["share_below"] == 0:
+        return text + (f"No user has a prompt whose gap is below 1/√T = {g['threshold']:.2g}: all "
+                       f"of the regret is paid on gaps that T rounds can resolve.")
+    return (text + f"Near-ties (gap below 1/√T = {g['threshold']:.2g}) carry "
+            f"{100 * g['share_below']:.2g}% of the prompt mass; mistakes between their two best "
+            f"answers cost at most {g['cost_below']:.2g} per round, {g['cost_below'] * T:.2g} over "
+            f"T{share}: the rest of the regret is paid on the gaps that matter.")
 
 
 def verdict_paragraph(r: dict, config: dict) -> str:
@@ -107,15 +120,21 @@ def verdict_paragraph(r: dict, config: dict) -> str:
              f"median {_g(float(np.median(u['lambda_D_resolved'])))}, {u['level']:.0%} interval "
              f"[{_g(u['lambda_D_ci'][0])}, {_g(u['lambda_D_ci'][1])}] (refitting adds noise, "
              f"which moves λ_D: read the interval as its spread, not as a bias-free CI)."]
-    meaning = {"holds": "personalization is cheap here: optimal play by these users identifies "
-                        "every decision-relevant direction, so plain greedy learning can suffice "
-                        "(check the simulated regret below).",
+    facts = decision_facts(r)
+    meaning = {"holds": "learning per-user rewards is cheap here: optimal play by these users "
+                        "identifies every decision-relevant direction, so plain greedy learning "
+                        "can suffice (whether personalizing is worth doing is the held-out gain's "
+                        "question, below).",
                "fails": "some decision-relevant direction is never seen in these users' optimal "
                         "play: consistent learners will pay ~log T regret, greedy may lock in; "
                         "collect feedback from users who differ along the directions listed below.",
                "undetermined": "the log cannot tell: the resolved and raw readings of the heads "
                                "disagree or the replicates are split. More choices per user "
                                "(or more users) are needed before deciding."}
+    if facts["alike"]:
+        meaning[u["verdict"]] = ("these users are alike as far as the log can tell (their heads "
+                                 "differ by no more than refitting moves them): there is nothing "
+                                 "personal to learn, and user diversity is not the bottleneck.")
     if u.get("reason"):
         lines.append(f"\nWhy undetermined: {u['reason']}.")
     lines.append(f"\nWhat it means: {meaning[u['verdict']]}")
@@ -130,11 +149,11 @@ def verdict_paragraph(r: dict, config: dict) -> str:
     if "simulate" in r:
         lines.append("- Simulated on the calibrated population: " + "; ".join(
             f"{k} R(T) = {v['stats']['final_mean']:.1f} ({v['stats']['verdict']})"
-            for k, v in r["simulate"].items()) + f" (T = {config['horizon']}; smallest gap "
-            f"Δ_min = {_g(u['resolved']['min_gap'], 2)}: with small gaps even greedy pays ~log T, "
-            f"MODEL.md F6).")
+            for k, v in r["simulate"].items()) + f" (T = {config['horizon']}; regret.png). "
+            + gap_caveat(r, config))
     if "budget" in r:
-        lines.append("- Diversity versus volume: " + diversity_sentence(r["budget"]))
+        v = volume_sentence(r)
+        lines.append("- Diversity versus volume: " + v[0].lower() + v[1:])
     return "\n".join(lines) + "\n"
 
 
@@ -245,7 +264,7 @@ def _simulations(r: dict, config: dict) -> list[str]:
                     "regret/round while learning": f"{c.mean():.3g}"}
                    for n, d, c in zip(b["users"], on["deployed"], on["collection"])]
         parts += ["### 6. Diversity versus volume (simulation.subopt_for_budget, greedy_for_budget; "
-                  "`budget`)\n", diversity_sentence(b) + "\n",
+                  "`budget`)\n", volume_sentence(r) + "\n",
                   f"Offline: mean SubOpt on the whole population of the plug-in policy fitted on B "
                   f"comparisons (policy '{b['policy']}') from random subsets of n users "
                   f"({np.shape(b['subopt'])[-1]} draws per cell; budget.png):\n", "```",
@@ -262,6 +281,7 @@ def markdown(summary: dict) -> str:
     parts = [f"# Personalization audit of {r['log']['source']}\n",
              f"`jaxpa audit` (jax {summary['metadata']['jax']}, {summary['metadata']['backend']}; "
              f"seed {config['seed']}, label {config['label']!r}; {summary['seconds']:.0f} s)\n"]
+    parts += ["## Decision\n", "\n".join(f"- {line}" for line in decision_box(r)) + "\n"]
     if "ud" in r:
         parts.append(verdict_paragraph(r, config))
     parts += _evidence(r, config)
@@ -292,7 +312,16 @@ def split_arrays(results: dict) -> tuple[dict, dict[str, np.ndarray]]:
     return r, arrays
 
 
-OUTPUTS = ("report.md", "summary.json", "curves.npz") + tuple(name for name, _, _ in FIGURES)
+OUTPUTS = ("report.md", "summary.json", "curves.npz", "heads.csv") + tuple(
+    name for name, _, _ in FIGURES)
+
+
+def heads_file(r: dict) -> list[dict]:
+    """heads.csv's rows (heads.heads_rows) from the results' ``heads``."""
+    h = r["heads"]
+    table = {k: np.asarray(h[k]) for k in ("theta", "std_errors", "coords", "coord_se")}
+    return heads_rows(h["labels"], h["choices"], h["thin"], r["log"]["features"], table,
+                      len(h["direction_words"]))
 
 
 def write_audit(store: Store, results: dict, config: dict, metadata: dict,
@@ -305,12 +334,13 @@ def write_audit(store: Store, results: dict, config: dict, metadata: dict,
     summary = {"config": config, "metadata": metadata, "seconds": seconds, "results": light}
     text = markdown(dict(summary, results=results))
     figures = audit_figures(results)
-    names = ["report.md", "summary.json", "curves.npz"] + list(figures)
+    names = ["report.md", "summary.json", "curves.npz", "heads.csv"] + list(figures)
     try:
         store.begin_outputs(may_write=OUTPUTS)
         store.write_text("report.md", text, stamp)
         store.write_json("summary.json", summary, stamp)
         store.write_npz("curves.npz", arrays, stamp)
+        store.write_csv("heads.csv", heads_file(results), stamp)
         for name, fig in figures.items():
             store.write_png(name, fig, stamp)
         store.finish_outputs(stamp, metadata)

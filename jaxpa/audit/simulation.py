@@ -32,20 +32,23 @@ import jax.numpy as jnp
 from jaxpa.audit.config import DEFAULT_LEARNERS as LEARNERS
 from jaxpa.diagnostics import curve_stats, stats_summary
 from jaxpa.envs.feedback import FeedbackModel, make_feedback
-from jaxpa.envs.instance import Instance
+from jaxpa.envs.instance import Instance, min_gap, rewards
 from jaxpa.learners import make_learner, set_hparams
 from jaxpa.offline.logging_policies import check_policy, instance_rows, row_ids
 from jaxpa.offline.mle import ridge_mle_weighted
 from jaxpa.offline.sampled import row_margins, row_probs, sample_log
 from jaxpa.offline.subopt import suboptimality
-from jaxpa.runner import rollout, simulate
+from jaxpa.runner import rollout
+from jaxpa.runner.sharding import simulate_sharded_many
 
 Array = jax.Array
 
 
 def learner_table(warm_start: int, learners=LEARNERS) -> list[tuple[str, str, dict]]:
-    """(label, registry name, hyperparameters by name) of the simulated learners: greedy comes
-    as two points of one sweep (no warm start, ``warm_start`` uniform rounds), one program."""
+    """(labels, registry name, hyperparameters by name) of the simulated learners: greedy comes
+    as two points of one sweep (no warm start, ``warm_start`` uniform rounds); greedy_pop (one
+    shared reward model, no warm start) and uniform play are the baselines personalization is
+    measured against."""
     table = []
     for name in learners:
         if name == "greedy":
@@ -60,14 +63,18 @@ def simulate_learners(key: Array, inst: Instance, feedback: str | FeedbackModel 
                       horizon: int, n_seeds: int, warm_start: int,
                       learners=LEARNERS) -> dict[str, dict]:
     """The learners of ``learner_table`` on ``inst`` (one feedback model), the same key for all
-    (common random numbers). Returns label -> {"checkpoints" [C], "regret" [S, C],
-    "mistakes" [S, C]}."""
+    (common random numbers: the same users, prompts and feedback noise), in one compiled program
+    (runner.sharding.simulate_sharded_many; each learner's curves are those of its own run).
+    Returns label -> {"checkpoints" [C], "regret" [S, C], "mistakes" [S, C]}."""
     feedback = make_feedback(feedback)
-    out = {}
-    for labels, name, hp in learner_table(warm_start, learners):
+    table = learner_table(warm_start, learners)
+    runs = []
+    for _, name, hp in table:
         learner = make_learner(name, feedback)
-        hparams = set_hparams(learner.default_hparams(), **hp) if hp else None
-        c = simulate(key, inst, feedback, learner, hparams, horizon=horizon, n_seeds=n_seeds)
+        runs.append((learner, set_hparams(learner.default_hparams(), **hp) if hp else None))
+    curves = simulate_sharded_many(key, inst, feedback, runs, horizon=horizon, n_seeds=n_seeds)
+    out = {}
+    for (labels, _, _), c in zip(table, curves):
         regret, mistakes = np.asarray(c.regret, np.float64), np.asarray(c.mistakes)
         if len(labels) == 1:
             regret, mistakes = regret[None], mistakes[None]
@@ -194,3 +201,24 @@ def greedy_for_budget(key: Array, inst: Instance, users, budget: int,
                                              inst.heads.shape[-1] * inst.d) ** 2))
     return {"deployed": np.asarray(deployed, np.float64),
             "collection": np.asarray(collection, np.float64)}
+
+
+def gap_profile(inst: Instance, horizon: int) -> dict:
+    """How the calibrated population's gaps compare with the horizon T, for reading the simulated
+    curves: every (user, prompt) cell's gap between its best and second-best response, weighted by
+    nu_u rho(x|u). Returns min_gap (Delta_min over the support), rounds_to_resolve (1 / Delta_min^2,
+    the scale at which a consistent learner's curve can level off), threshold (1 / sqrt(T): gaps
+    below it cannot be resolved within T rounds), share_below (the cells' mass below it) and
+    cost_below (per round: sum of mass x gap over them, what mistakes between their top two
+    responses cost at most in every round)."""
+    r = np.asarray(rewards(inst), np.float64)
+    top = np.sort(r, axis=-1)
+    gap = top[..., -1] - top[..., -2]  # [N, M]
+    nu, rho = np.asarray(inst.user_probs, np.float64), np.asarray(inst.prompt_probs, np.float64)
+    mass = nu[:, None] * rho
+    dmin = float(min_gap(inst))
+    thr = 1.0 / np.sqrt(horizon)
+    below = (gap < thr) & (mass > 0)
+    return {"min_gap": dmin, "rounds_to_resolve": 1.0 / dmin**2,
+            "threshold": float(thr), "share_below": float(mass[below].sum()),
+            "cost_below": float((mass * gap)[below].sum())}

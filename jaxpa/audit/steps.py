@@ -45,9 +45,10 @@ from jaxpa.audit.coverage import exchange_rate, greedy_pick, worst_directions
 from jaxpa.audit.config import AuditConfig
 from jaxpa.audit.progress import budget_sizes, step_plan
 from jaxpa.audit.convergence import FitError, heads_convergence, population_convergence
-from jaxpa.audit.simulation import (greedy_for_budget, learner_stats, simulate_learners,
-                                  subopt_for_budget)
-from jaxpa.data.fit import PopulationFit
+from jaxpa.audit.heads import direction_words, heads_table, taste_directions
+from jaxpa.audit.simulation import (gap_profile, greedy_for_budget, learner_stats,
+                                    simulate_learners, subopt_for_budget)
+from jaxpa.data.fit import PopulationFit, heads_covariance
 from jaxpa.audit.reading import PreferenceLog
 from jaxpa.data.study import (check_study_inputs, heads_instance, panel_coverage,
                               panel_diagnostics, panel_study, population_summary, study_key)
@@ -124,6 +125,35 @@ def log_facts(log: PreferenceLog) -> dict:
             "feature_units": log_units(log).tolist(), "digest": log.digest}
 
 
+def population_fit(pop: dict, dtype) -> PopulationFit:
+    """The stored population fit (the fits part's ``population``) as a PopulationFit."""
+    return PopulationFit(theta=jnp.asarray(pop["theta"], dtype),
+                         information=jnp.asarray(pop["information"], dtype),
+                         loglik=jnp.asarray(pop["loglik"]), grad_norm=jnp.asarray(pop["grad_norm"]),
+                         n=int(pop["n"]))
+
+
+def head_summary(log: PreferenceLog, f: dict) -> dict:
+    """The personalized heads in the data's units with their standard errors, and their
+    coordinates (with standard errors) on the top two taste directions of the standardized heads
+    (heads.py; heads.csv and heads.png): from the stored fits, no refit."""
+    panel = log.panel
+    pop = population_fit(f["population"], panel.features.dtype)
+    theta = np.asarray(f["heads"]["theta"], np.float64)
+    cov = heads_covariance(panel, pop, theta, f["heads"]["shrinkage"])
+    thin = np.asarray(log.thin_mask, bool)
+    cov[thin] = np.linalg.inv(pop.n * np.asarray(pop.information, np.float64))
+    std = np.asarray(f["scale"], np.float64)
+    directions = taste_directions(theta * std)
+    table = heads_table(theta, cov, std, log_units(log), directions)
+    return {"theta": table["theta"], "std_errors": table["std_errors"],
+            "directions": directions, "coords": table["coords"], "coord_se": table["coord_se"],
+            "direction_words": [direction_words(v, panel.feature_names) for v in directions],
+            "labels": [str(u) for u in panel.user_labels],
+            "choices": np.bincount(np.asarray(panel.user), minlength=panel.n_users),
+            "thin": thin}
+
+
 def run_audit(log: PreferenceLog, config: AuditConfig = AuditConfig(), *,
               part: Callable = _no_store, progress: Callable[[str], None] = print,
               feedback="bt_ref") -> dict:
@@ -173,7 +203,7 @@ def run_audit(log: PreferenceLog, config: AuditConfig = AuditConfig(), *,
     out["population_fit"] = dict({k: v for k, v in pop.items() if k != "information"},
                                  theta=pop["theta"] / units, std_errors=pop["std_errors"] / units)
     out["heldout"] = f["heldout"]
-    out["heads"] = dict(f["heads"], theta=f["heads"]["theta"] / units)
+    out["heads"] = dict(f["heads"], **head_summary(log, f))
     out["instance"] = {"n_prompts": base.n_prompts, "K": base.n_responses, "d": base.d,
                        "scale": f["scale"], "reference": f["reference"]}
     fits_ok = population_convergence(panel, pop["theta"], pop["std_errors"])
@@ -188,10 +218,7 @@ def run_audit(log: PreferenceLog, config: AuditConfig = AuditConfig(), *,
         return out
 
     def ud():
-        population = PopulationFit(theta=jnp.asarray(pop["theta"], panel.features.dtype),
-                                   information=jnp.asarray(pop["information"], panel.features.dtype),
-                                   loglik=jnp.asarray(pop["loglik"]),
-                                   grad_norm=jnp.asarray(pop["grad_norm"]), n=int(pop["n"]))
+        population = population_fit(pop, panel.features.dtype)
         boot = ud_bootstrap(jax.random.fold_in(key, 4), panel, base, f["scale"],
                             f["heads"]["theta"], population, config.grid, log.thin_mask,
                             n_boot=config.n_boot, level=config.level, feedback=feedback,
@@ -227,6 +254,7 @@ def run_audit(log: PreferenceLog, config: AuditConfig = AuditConfig(), *,
             return {label: dict(r, stats=learner_stats(r)) for label, r in runs.items()}
 
         out["simulate"] = step("simulate", simulate)
+        out["gap_profile"] = gap_profile(inst, config.horizon)
     if "budget" in config.sections:
         def budget():
             users, budgets = budget_grids(panel.n_users, panel.n_choices)

@@ -160,3 +160,21 @@ def verdict_on_synthetic(key: Array, inst: Instance, choices_per_user: int, *, g
                      log.thin_mask, n_boot=n_boot, feedback=feedback)
     return {"known": known, "verdict": b["verdict"], "frac_resolved": b["frac_resolved"],
             "frac_raw": b["frac_raw"], "rank": b["point_rank"], "shrinkage": s.shrinkage}
+
+
+def clustered_population(key: Array, n_users: int = 24, n_prompts: int = 20, n_responses: int = 3,
+                         taste: float = 2.0) -> Instance:
+    """Two clusters of users whose tastes clearly differ (half +taste·e1, half +taste·e2, W = I,
+    d = 3) yet whose best answers always agree with the reference: on every prompt the reference
+    response has feature 1 at +1 (the others -1) and the largest feature 2 by a margin, so no user's
+    optimal play carries information and UD fails by construction (``diagnose`` confirms it), with
+    gaps of order ``taste``. Feature 3 is noise both clusters ignore: a log of such users shows
+    distinct tastes although recruiting more of them cannot cover D."""
+    k_phi, k_ref = jax.random.split(key)
+    phi = jax.random.normal(k_phi, (n_prompts, n_responses, 3), jnp.float32)
+    ref = jax.random.randint(k_ref, (n_prompts,), 0, n_responses)
+    top = jnp.where(jnp.arange(n_responses)[None] == ref[:, None], 1.0, -1.0)
+    phi = phi.at[..., 0].set(top).at[..., 1].set(0.5 * top + 0.5 * phi[..., 1])
+    heads = np.zeros((n_users, 3), np.float32)
+    heads[: n_users // 2, 0] = heads[n_users // 2:, 1] = taste
+    return Instance.create(features=phi, reference=ref, heads=jnp.asarray(heads), W=jnp.eye(3))

@@ -8,8 +8,8 @@ the audit (jaxpa.audit.steps.run_audit): fits, UD verdict with bootstrap uncerta
 simulated learners, diversity versus volume. Each step is a stored part of DIR/parts/ (keyed by
 the CSV's content hash, the options and the code), so an interrupted audit resumes and the same
 command run again computes nothing. Outputs, written as one unit with a manifest
-(jaxpa/audit/report.py): DIR/report.md (verdict first), summary.json, curves.npz,
-verdict.png, coverage.png, regret.png, budget.png.
+(jaxpa/audit/report.py): DIR/report.md (a decision box first, then the verdict),
+summary.json, curves.npz, heads.csv, heads.png, verdict.png, coverage.png, regret.png, budget.png.
 
 Compilation: the audit's programs are small and compile once each; by default XLA's backend
 optimisation is turned down for this process (``--optimize`` keeps it: worth it only for logs of
@@ -71,7 +71,8 @@ def add_arguments(p) -> None:
     a.add_argument("--horizon", type=int, default=d.horizon, help="rounds of simulated learners")
     a.add_argument("--seeds", type=int, default=d.seeds, help="seeds per simulated learner")
     a.add_argument("--learners", default=",".join(d.learners),
-                   help="simulated learners: greedy (with and without a warm start), ucb")
+                   help="simulated learners: greedy (with and without a warm start), greedy_pop (one "
+                        "shared model), uniform, ucb")
     a.add_argument("--warm-start", type=int, default=d.warm_start,
                    help="uniform rounds of greedy + warm start")
     a.add_argument("--budget-draws", type=int, default=d.budget_draws,
@@ -156,6 +157,7 @@ def run(args) -> int:
     store = Store(out, log=say)
     results = run_audit(log, config, part=lambda name, cfg, fn: store.compute(name, cfg, fn)[0],
                         progress=say, feedback=feedback)
+    from jaxpa.audit.decision import decision_box
     from jaxpa.audit.report import verdict_paragraph, write_audit
     from jaxpa.experiment.outputs import run_metadata
 
@@ -165,6 +167,7 @@ def run(args) -> int:
                                                           or s in ("fits",)])
     seconds = time.perf_counter() - t0
     names = sorted(write_audit(store, results, summary_config, run_metadata(), seconds))
+    print("## Decision\n\n" + "\n".join(f"- {line}" for line in decision_box(results)) + "\n")
     if "ud" in results:
         print(verdict_paragraph(results, summary_config))
     print(f"wrote {out}/ ({', '.join(names)}) in {time.perf_counter() - t0:.1f} s")

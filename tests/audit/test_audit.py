@@ -274,8 +274,14 @@ def test_audit_command_end_to_end(tmp_path):
     assert summary["results"]["ud"]["verdict"] in ("holds", "fails", "undetermined")
     text = (out / "report.md").read_text()
     assert text.index("## Verdict") < text.index("## Evidence")
-    for name in ("verdict.png", "coverage.png", "regret.png", "budget.png", "curves.npz"):
+    for name in ("verdict.png", "coverage.png", "regret.png", "budget.png", "curves.npz",
+                 "heads.png", "heads.csv"):
         assert (out / name).stat().st_size > 0
+    assert text.index("## Decision") < text.index("## Verdict")
+    sims = summary["results"]["simulate"]
+    assert {"greedy", "greedy_pop", "uniform"} <= set(sims)  # the baselines, same keys
+    # uniform play learns nothing: it pays more than greedy on the same rounds
+    assert sims["uniform"]["stats"]["final_mean"] > sims["greedy"]["stats"]["final_mean"]
 
 
 # ----- no verdict from a failed fit; a rerun lists only what it wrote ---------------------------
@@ -332,11 +338,12 @@ def test_a_rerun_removes_outputs_it_does_not_write(tmp_path, train_audit):
     store = Store(out, log=lambda m: None)
     wrote = write_audit(store, got, {"seed": 0, "label": "train", "n_test": 2}, {"jax": "x",
                         "backend": "cpu"}, 1.0)
-    assert sorted(wrote) == ["curves.npz", "manifest.json", "report.md", "summary.json"]
+    kept = ["curves.npz", "heads.csv", "heads.png", "report.md", "summary.json"]
+    assert sorted(wrote) == sorted(kept + ["manifest.json"])
     manifest = json.loads((out / "manifest.json").read_text())
-    assert sorted(manifest["files"]) == ["curves.npz", "report.md", "summary.json"]
+    assert sorted(manifest["files"]) == kept
     left = sorted(p.name for p in out.iterdir() if p.is_file() and not p.name.startswith("."))
-    assert left == ["curves.npz", "manifest.json", "notes.txt", "report.md", "summary.json"]
+    assert left == sorted(kept + ["manifest.json", "notes.txt"])
 
 
 @pytest.mark.parametrize("seed", range(4))
