@@ -152,6 +152,46 @@ def self_consistent_locks(inst, featurizer="personalized", max_configs: int = MA
                    len(survivors))
 
 
+def escape_time(inst, pattern, featurizer="personalized", rtol: float = 1e-6,
+                max_completions: int = 4096) -> float:
+    """Rounds of a pattern's own play needed to pin a decision it gets wrong to within its gap:
+    for pi [N, M] (-1 at unsupported cells), min over supported cells c and responses y the truth
+    prefers to pi(c) (v = r_c(y) - r_c(pi(c)) > 0) of |z_c(y) - z_c(pi(c))|^2 in the
+    pseudo-inverse of Sigma_pi = sum_c omega_c sigma'(m_c) g_c(pi(c)) g_c(pi(c))^T, divided by
+    v^2 (m_c = r_c(pi(c)) - r_c(y0): bt_ref's curvature; omega_c = nu_u rho(x|u)), as
+    ``lock.lock_constants``' unlock_time is for one locked cell. A decision with a share above
+    rtol outside range(Sigma_pi) is never pinned (inf); inf when pi gets nothing wrong. Cells
+    of ``pattern`` marked -1 although supported are unknown: the max over their completions
+    (at most ``max_completions``). A pattern played for many times its escape time without
+    breaking is a lock its own play does not correct; one played for less may be slow."""
+    z, ref, theta, y, cells = lock_problem(inst, featurizer)
+    C, K, _ = z.shape
+    pat = np.asarray(pattern)[cells[:, 0], cells[:, 1]]
+    unknown = np.flatnonzero(pat < 0)
+    if K ** len(unknown) > max_completions:
+        return float("inf")
+    omega = (np.asarray(inst.user_probs, np.float64)[:, None]
+             * np.asarray(inst.prompt_probs, np.float64))[cells[:, 0], cells[:, 1]]
+    c = np.arange(C)
+    worst = 0.0
+    for fill in np.ndindex(*([K] * len(unknown))):
+        pi = pat.copy()
+        pi[unknown] = fill
+        rows = z[c, pi] - z[c, ref]
+        m = rows @ theta
+        S = (rows * (omega / (2.0 + np.exp(m) + np.exp(-m)))[:, None]).T @ rows
+        e, V = np.linalg.eigh(S)
+        keep = e > rtol * max(e[-1], np.finfo(float).tiny)
+        d = (z - z[c, pi][:, None, :]).reshape(C * K, -1)
+        v = d @ theta
+        a = d @ V
+        outside = np.sum(a[:, ~keep] ** 2, -1) > rtol * np.sum(d**2, -1)
+        q = np.sum(a[:, keep] ** 2 / e[keep], -1)
+        t = np.where((v > 0) & ~outside, q / np.where(v > 0, v, 1.0) ** 2, np.inf)
+        worst = max(worst, float(t.min()))
+    return worst
+
+
 def observed_pattern(cells, min_plays: int = 5) -> np.ndarray:
     """The responses a cell tracker's cells played (``runner.cells.CellTracker``, leaves
     [..., N, M]): the one response served when the cell was visited at least min_plays times and

@@ -119,3 +119,19 @@ def test_observed_pattern_and_membership():
     locks = np.array([[[1], [0], [0]], [[0], [1], [1]]])
     assert pattern_in(locks, pat[0])
     assert not pattern_in(locks[:1], pat[0])
+
+
+def test_escape_time_hand_worked():
+    """Heads e1, e2, h = (0.6, 0.8), phi = (0, 1): u0 on y0 while u1, u2 play y1 shows e2 and h
+    (Sigma = sum over u1, u2 of sigma'(r) g g^T / 3, full rank), so u0's wrong decision e1
+    (gap 1) is pinned after e1^T Sigma^-1 e1 rounds; with heads e1, e2 only, e1 is never seen
+    (inf: the lock is self-consistent); a pattern that gets nothing wrong never escapes (inf)."""
+    from jaxpa.diagnostics.fixed_points import escape_time
+    h = np.array([[1.0, 0.0], [0.0, 1.0], [0.6, 0.8]])
+    w = lambda r: 1.0 / (2.0 + np.exp(r) + np.exp(-r))
+    sigma = (w(1.0) * np.outer(h[1], h[1]) + w(1.4) * np.outer(h[2], h[2])) / 3
+    tau = escape_time(population(h), np.array([[0], [1], [1]]))
+    assert tau == pytest.approx(np.linalg.inv(sigma)[0, 0], rel=1e-6)
+    assert escape_time(population(h), np.array([[0], [1], [-1]])) >= tau  # unknown: max
+    assert escape_time(population(h[:2]), np.array([[0], [1]])) == np.inf
+    assert escape_time(population(h), np.array([[1], [1], [1]])) == np.inf
