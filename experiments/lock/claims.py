@@ -146,6 +146,7 @@ def lock_claims(robust: str, fragile: str, *, learners: tuple[str, ...], n0: lis
                 live = computed & (nn > 0)
                 fp_rows.append({"learner": name, "n0": n, "permanent seeds": int(k.sum()),
                                 "table": two_by_two(exists[live] == 1, k[live] > 0),
+                                "robust UD table": two_by_two(~robust_ud[nn > 0], k[nn > 0] > 0),
                                 "outside": int(outside.sum()), "slow": int(slow.sum())})
             claims.append(rules.judge_warm_start_lowers(name, n0, k_by, n_by))
         table = ("| population | learner | n0 | P(lock at T) | P(permanent lock) [CI] | draws "
@@ -168,9 +169,11 @@ def lock_claims(robust: str, fragile: str, *, learners: tuple[str, ...], n0: lis
             "Draws of both populations by (some strict self-consistent lock) x (some seed locks "
             "for good):\n\n| learner | n0 | lock & permanent | lock & none | no lock & permanent "
             "| no lock & none | seeds locked for good (outside the set: kept >= 4 escape times "
-            "/ slower) |\n|---|---|---|---|---|---|---|\n" + "\n".join(
+            "/ slower) | robust UD fails & permanent, & none; holds & permanent, & none |\n"
+            "|---|---|---|---|---|---|---|---|\n" + "\n".join(
                 f"| {r['learner']} | {r['n0']} | " + " | ".join(str(x) for x in r["table"])
-                + f" | {r['permanent seeds']} ({r['outside']} / {r['slow']}) |" for r in fp_rows))
+                + f" | {r['permanent seeds']} ({r['outside']} / {r['slow']}) | "
+                + ", ".join(str(x) for x in r["robust UD table"]) + " |" for r in fp_rows))
         text = ("Permanent lock-in (a cell locked over [T/2, T] and still locked on the same "
                 "response over the continued run's last half), per population, learner and warm "
                 "start; the diagnostics decide each draw's UD and robust-UD status:\n\n" + table
