@@ -135,3 +135,26 @@ def test_escape_time_hand_worked():
     assert escape_time(population(h), np.array([[0], [1], [-1]])) >= tau  # unknown: max
     assert escape_time(population(h[:2]), np.array([[0], [1]])) == np.inf
     assert escape_time(population(h), np.array([[1], [1], [1]])) == np.inf
+
+
+@pytest.mark.slow
+def test_engine_locks_only_where_a_self_consistent_lock_exists():
+    """(slow) greedy run by the engine on two hand-worked populations, continued to 4T: with
+    heads e1, e2 and phi = (0, 1) some seeds lock for good, each on one of the set's locks; with
+    phi = (0, 1, -1) (no self-consistent lock) none does."""
+    import jax
+
+    from jaxpa import make_learner, simulate
+    from jaxpa.diagnostics import permanent_lock
+
+    learner = make_learner("greedy", "bt_ref")
+    for phi, expect in (((0.0, 1.0), True), ((0.0, 1.0, -1.0), False)):
+        inst = population([[1.0, 0.0], [0.0, 1.0]], phi=phi)
+        s = self_consistent_locks(inst)
+        assert s.exists == expect
+        curves = simulate(jax.random.key(3), inst, "bt_ref", learner, horizon=400, n_seeds=64,
+                          track_cells=True, continue_factor=4)
+        perm = permanent_lock(curves, inst, 400)["permanent_run"]
+        assert perm.any() == expect
+        pats = observed_pattern(curves.cells)
+        assert all(pattern_in(s.locks, pats[i]) for i in np.flatnonzero(perm))
