@@ -177,12 +177,13 @@ def lock_claims(robust: str, fragile: str, *, learners: tuple[str, ...], n0: lis
         text = ("Permanent lock-in (a cell locked over [T/2, T] and still locked on the same "
                 "response over the continued run's last half), per population, learner and warm "
                 "start; the diagnostics decide each draw's UD and robust-UD status:\n\n" + table
-                + "\n\n" + fp_text + "\n\n" + "\n".join(f"- **{c.name}** ({c.verdict}): {c.evidence}"
-                                     for c in claims))
+                + "\n\n" + fp_text + "\n\n"
+                + "\n".join(f"- **{c.name}** ({c.verdict}): {c.evidence}" for c in claims))
+        fixed_points = {"tables": fp_rows, "draws": labels,
+                        "n_locks": [len(s.locks) if s.computed else None for s in every],
+                        "robust_ud": robust_ud.tolist(), "ud": ud.tolist()}
         return [Section("C9 permanent lock-in on the robust pair", text=text, claims=claims,
-                        data={"permanent_lock": rows, "fixed_points": {
-                            "tables": fp_rows, "draws": labels, "n_locks": [
-                                None if not s.computed else len(s.locks) for s in every],
-                            "robust_ud": robust_ud.tolist(), "ud": ud.tolist()}}, rows=rows, name="lock")]
+                        data={"permanent_lock": rows, "fixed_points": fixed_points}, rows=rows,
+                        name="lock")]
 
     return analyze

@@ -57,15 +57,16 @@ def test_fixed_point_every_verdict():
     pats = np.array([[[[1], [2]], [[1], [2]]],      # draw 0: lock-free, y* = (1, 2) played
                      [[[0], [2]], [[0], [-1]]],     # draw 1: u0 locked on y0, inside the set
                      [[[1], [2]], [[1], [2]]]])
-    none_perm = np.zeros((3, 2), bool)
     inside = np.array([[False, False], [True, True], [False, False]])
     out = L.pattern_outside(inside, healthy, pats, locks).sum(1)
     assert out.tolist() == [0, 0, 0]
     exists, n = np.array([0.0, 1.0, 0.0]), np.full(3, 2)
     k = inside.sum(1)
     rep = lambda x: np.tile(x, 3)  # the three draws three times: 9 agreeing draws
-    ok = L.judge_fixed_point("greedy", 0, rep(k), rep(n), rep(exists), rep(out), np.zeros(9, bool))
-    assert ok.verdict == "supported" and "6 draws without a strict self-consistent lock" in ok.evidence
+    ok = L.judge_fixed_point("greedy", 0, rep(k), rep(n), rep(exists), rep(out),
+                             np.zeros(9, bool))
+    assert ok.verdict == "supported"
+    assert "6 draws without a strict self-consistent lock" in ok.evidence
     assert "6 permanent locks on draws with one checked" in ok.evidence
     assert L.judge_fixed_point("greedy", 0, k, n, exists, out, np.zeros(3, bool)).verdict == \
         "inconclusive"  # 3 of 3: the Wilson interval reaches below 1/2
@@ -77,7 +78,8 @@ def test_fixed_point_every_verdict():
     again = L.judge_fixed_point("greedy", 0, perm.sum(1), n, exists, out, np.array([1, 0, 0], bool),
                                 labels=["robust 0", "robust 1", "fragile 0"])
     assert again.verdict == "not supported"
-    assert "robust 0: 1/2 seeds locked for good, 1 outside the set, no self-consistent lock (reproduced)" in again.evidence
+    assert ("robust 0: 1/2 seeds locked for good, 1 outside the set, no self-consistent lock "
+            "(reproduced)") in again.evidence
     assert L.judge_fixed_point("greedy", 0, perm.sum(1), n, exists, out,
                                np.zeros(3, bool)).verdict == "inconclusive"
     # part 2 contradicted: on draw 1 a permanent lock whose pattern the set does not hold
