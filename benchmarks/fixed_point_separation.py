@@ -1,6 +1,6 @@
 """Does "some strict self-consistent lock exists" (diagnostics.fixed_points) separate the draws
-where greedy locks for good from the others, on fresh draws of the robust pair? (C9d's 2 x 2 table, on
-more draws than the lock experiment's 16 a side.)
+where greedy locks for good from the others, on fresh draws of the robust pair? (C9d's 2 x 2
+table, on more draws than the lock experiment's 16 a side.)
 
     PYTHONPATH=$PWD python -m benchmarks.fixed_point_separation --draws 48 --seeds 16 --long 40
 
