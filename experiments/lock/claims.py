@@ -102,8 +102,12 @@ def lock_claims(robust: str, fragile: str, *, learners: tuple[str, ...], n0: lis
         sets = {pop: lock_sets(results.populations[pop].instances) for pop in (robust, fragile)}
         every = sets[robust] + sets[fragile]
         exists = np.array([np.nan if s.exists is None else float(s.exists) for s in every])
-        labels = [f"{pop} {b}" for pop in (robust, fragile) for b in range(len(sets[pop]))]
         robust_ud = np.r_[np.asarray(d_r.robust_ud_holds), np.asarray(d_f.robust_ud_holds)]
+        gap = np.r_[np.asarray(d_r.min_gap), np.asarray(d_f.min_gap)]
+        labels = [f"{pop} {b} (robust UD {'holds' if robust_ud[i] else 'fails'}, "
+                  f"Delta_min {gap[i]:.3f}, {'?' if s.exists is None else len(s.locks)} strict "
+                  "locks)" for i, (pop, b, s) in enumerate(
+                      [(pop, b, s) for pop in (robust, fragile) for b, s in enumerate(sets[pop])])]
         ud = np.r_[np.asarray(d_r.ud_holds), np.asarray(d_f.ud_holds)]
         computed = np.isfinite(exists)
         for name in learners:
