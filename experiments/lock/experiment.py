@@ -3,8 +3,9 @@ out coverage) holds on one and fails on the other (jaxpa/envs/matched.py ``robus
 M, K, d, reference, Delta_min and kappa windows). greedy (online Newton) and greedy_exact (the
 ridge MLE refitted every round) over the same draws and keys, each with warm starts n0; every run
 continues to 4 T, and a seed locks for good when a (user, prompt) cell locked over [T/2, T] is
-still locked on the same response over [2T, 4T] (diagnostics.permanent_lock). Claims C9a/b/c per
-learner and n0 (experiments/lock/rules.py)."""
+still locked on the same response over [2T, 4T] (diagnostics.permanent_lock). Claims C9a/b/c/d per
+learner and n0 (experiments/lock/rules.py); C9d against each draw's strict self-consistent locks
+(diagnostics.fixed_points, enumerated on the host: 4^6 configurations a draw)."""
 from jaxpa.experiment import Experiment, LearnerGrid, Population, Size
 from experiments.lock.claims import lock_claims
 

@@ -12,8 +12,11 @@ def test_lock_experiment_tiny(tmp_path):
     r = res.run("fragile", "greedy_exact[warm_start=0]")
     assert r.checkpoints[-1] == 4 * res.size.horizon and r.permanent is not None
     claims = [c for s in res.sections for c in s.claims]
-    assert len(claims) == len(LEARNERS) * (2 * len(N0) + 1)
+    assert len(claims) == len(LEARNERS) * (3 * len(N0) + 1)
     for c in claims:
         assert any(f"[{name}" in c.name for name in LEARNERS)
+    fp = res.sections[0].data["fixed_points"]
+    assert len(fp["n_locks"]) == 2 * res.size.draws and "lock & permanent" in res.sections[0].text
+    assert sum(fp["tables"][0]["table"]) <= 2 * res.size.draws
     rows = res.sections[0].rows
     assert {r["population"] for r in rows} == {"robust", "fragile"}

@@ -47,3 +47,58 @@ def test_warm_start_lowers_every_verdict():
     rise = L.judge_warm_start_lowers("greedy", n0s, [2, 5, 30], n)
     assert rise.verdict == "not supported" and "0 -> 300" in rise.evidence
     assert L.judge_warm_start_lowers("greedy", n0s, [3, 2, 5], n).verdict == "inconclusive"
+
+
+def test_fixed_point_every_verdict():
+    """C9d: both parts (no lock => no permanent lock; patterns inside the set) each seen agreeing
+    and contradicting, from hand-built lock sets and observed patterns (N = 2 users, M = 1)."""
+    locks = [np.zeros((0, 2, 1), int), np.array([[[0], [2]]]), np.zeros((0, 2, 1), int)]
+    healthy = np.ones((3, 2), bool)
+    pats = np.array([[[[1], [2]], [[1], [2]]],      # draw 0: lock-free, y* = (1, 2) played
+                     [[[0], [2]], [[0], [-1]]],     # draw 1: u0 locked on y0, inside the set
+                     [[[1], [2]], [[1], [2]]]])
+    inside = np.array([[False, False], [True, True], [False, False]])
+    out = L.pattern_outside(inside, healthy, pats, locks).sum(1)
+    assert out.tolist() == [0, 0, 0]
+    exists, n = np.array([0.0, 1.0, 0.0]), np.full(3, 2)
+    k = inside.sum(1)
+    rep = lambda x: np.tile(x, 3)  # the three draws three times: 9 agreeing draws
+    ok = L.judge_fixed_point("greedy", 0, rep(k), rep(n), rep(exists), rep(out),
+                             np.zeros(9, bool))
+    assert ok.verdict == "supported"
+    assert "6 draws without a strict self-consistent lock" in ok.evidence
+    assert "6 permanent locks on draws with one checked" in ok.evidence
+    assert L.judge_fixed_point("greedy", 0, k, n, exists, out, np.zeros(3, bool)).verdict == \
+        "inconclusive"  # 3 of 3: the Wilson interval reaches below 1/2
+    # part 1 contradicted: a permanent lock on the lock-free draw 0 (reproduced / not)
+    perm = inside.copy()
+    perm[0, 1], pats[0, 1] = True, [[0], [2]]
+    out = L.pattern_outside(perm, healthy, pats, locks).sum(1)
+    assert out.tolist() == [1, 0, 0]
+    again = L.judge_fixed_point("greedy", 0, perm.sum(1), n, exists, out, np.array([1, 0, 0], bool),
+                                labels=["robust 0", "robust 1", "fragile 0"])
+    assert again.verdict == "not supported"
+    assert ("robust 0: 1/2 seeds locked for good, 1 outside the set, no self-consistent lock "
+            "(reproduced)") in again.evidence
+    assert L.judge_fixed_point("greedy", 0, perm.sum(1), n, exists, out,
+                               np.zeros(3, bool)).verdict == "inconclusive"
+    # part 2 contradicted: on draw 1 a permanent lock whose pattern the set does not hold
+    pats2 = pats.copy()
+    pats2[1, 0] = [[1], [0]]
+    out2 = L.pattern_outside(inside, healthy, pats2, locks).sum(1)
+    assert out2.tolist() == [0, 1, 0]
+    bad = L.judge_fixed_point("greedy_exact", 100, k, n, exists, out2, np.array([0, 1, 0], bool))
+    assert bad.verdict == "not supported" and "locks exist (reproduced)" in bad.evidence
+    # unhealthy seeds and uncomputed sets are left out; nothing informative: inconclusive
+    assert not L.pattern_outside(perm, np.zeros((3, 2), bool), pats, locks).any()
+    # a lock outside the set kept for less than 4 escape times: undetermined, never support
+    slow = L.judge_fixed_point("greedy", 0, rep(perm.sum(1)), rep(n), rep(exists), np.zeros(9, int),
+                               np.zeros(9, bool), slow=rep(out), slow_times=np.full(9, 5e4))
+    assert slow.verdict == "inconclusive" and "3 undetermined" in slow.evidence
+    assert "escape time >= 50,000 rounds" in slow.evidence
+    assert L.fixed_point_outcomes(n, [np.nan, 1.0, 0.0], out)[0] == "excluded"
+    vacuous = L.judge_fixed_point("greedy", 0, np.zeros(9, int), np.full(9, 2), np.ones(9),
+                                  np.zeros(9, int), np.zeros(9, bool))
+    assert vacuous.verdict == "inconclusive"
+    assert L.judge_fixed_point("greedy", 0, k, n, np.full(3, np.nan), out,
+                               np.zeros(3, bool)).verdict == "inconclusive"
