@@ -13,7 +13,8 @@ Every configuration runs in a fresh subprocess, so its peak memory (``ru_maxrss`
   mabwiser        MABWiser's LinUCB (10 arms, the user's head as context), rounds of one run
   memory_T*       jaxpa with the horizon growing 100x: peak memory stays flat
   profile         where jaxpa's time goes, by part of the algorithm (benchmarks/profile_round.py)
-  roofline        FLOPs, bytes and random words per seed-round against what this machine does
+  roofline        the minimal algorithm's FLOPs, bytes and random words per seed-round against
+                  what this machine does (benchmarks/roofline.py)
   jaxpa_S*        (on a GPU, instead of the last two) 10x and 100x more seeds
 
 ``--big`` adds the 10,000 seeds x 100,000 rounds run (chunks of 10,000 rounds, all CPU cores).

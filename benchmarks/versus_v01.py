@@ -34,10 +34,10 @@ if "feedback" in inspect.signature(jaxpa.simulate).parameters:   # today
 else:                                                            # 0.1
     run = lambda: jaxpa.simulate(jax.random.key(1), inst, greedy, horizon=T, n_seeds=S)
 t0 = time.perf_counter()
-run()
+jax.block_until_ready(run())                 # 0.1 returns JAX arrays (asynchronous): wait
 first = time.perf_counter() - t0
 t0, c0 = time.perf_counter(), time.process_time()
-c = run()
+c = jax.block_until_ready(run())
 wall, cpu = time.perf_counter() - t0, time.process_time() - c0
 print("RESULT " + json.dumps(dict(first_s=first, wall_s=wall, cpu_s=cpu,
                                   mean_final_regret=float(c.regret[:, -1].mean()))))

@@ -226,7 +226,8 @@ def _programs(feedback, learners, n_checkpoints, inst_batched, hp_batched, track
 
     The keys (JAX's default Threefry) are re-wrapped as ``envs.threefry.THREEFRY`` keys for the
     program and back for its outputs: the same data and the same bits, the hash unrolled on
-    the CPU (JAX's CPU lowering is a rolled loop, ~2x slower for the whole run), no global state."""
+    the CPU (JAX's CPU lowering is a rolled loop: 1.7x slower for the whole run, benchmarks/
+    key_impls.py), no global state."""
     carries = (None,) * len(learners) if carries is None else carries
     seed_keys, carries = as_unrolled((seed_keys, carries))
     return as_default(tuple(
