@@ -72,7 +72,6 @@ class Bench:
 
     def __init__(self, sizes: dict, out: str, budget: float):
         import jaxpa
-        jaxpa.fast_cpu_random()  # the CPU part at the speed jaxpa's CLI and benchmarks run
         self.sizes, self.out, self.budget = sizes, out, budget
         self.t0 = time.perf_counter()
         self.report = dict(environment=environment(), sizes=sizes, runner=[], diagnose=[],

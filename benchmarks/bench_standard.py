@@ -13,14 +13,15 @@ Every configuration runs in a fresh subprocess, so its peak memory (``ru_maxrss`
   mabwiser        MABWiser's LinUCB (10 arms, the user's head as context), rounds of one run
   memory_T*       jaxpa with the horizon growing 100x: peak memory stays flat
   profile         where jaxpa's time goes, by part of the algorithm (benchmarks/profile_round.py)
-  roofline        FLOPs, bytes and random words per seed-round against what this machine does
+  roofline        the minimal algorithm's FLOPs, bytes and random words per seed-round against
+                  what this machine does (benchmarks/roofline.py)
   jaxpa_S*        (on a GPU, instead of the last two) 10x and 100x more seeds
 
 ``--big`` adds the 10,000 seeds x 100,000 rounds run (chunks of 10,000 rounds, all CPU cores).
 Prints a table and writes JSON with the device, JAX version and CPU count. Timings are wall
 clock; CPU seconds are reported too, since other jobs may share the machine (see load_avg).
-Every jaxpa configuration opts in to the unrolled CPU Threefry lowering (``jaxpa.fast_cpu_random``,
-the same random bits; importing jaxpa no longer does it).
+Every jaxpa configuration runs the runner as the API calls it (its Threefry draws unrolled through
+JAX's public key API, ``jaxpa.envs.threefry``; nothing set for the process).
 """
 from __future__ import annotations
 
@@ -56,12 +57,11 @@ LOAD_CONFIGS = {"jaxpa_1dev": ("jaxpa", 1, ""), "jaxpa_1dev_1thread": ("jaxpa", 
 
 def _setup(n_devices: int = 1):
     """(jax, the standard instance, bt_ref, make_learner("greedy", "bt_ref"), its checked
-    default hyperparameters), with the fast CPU Threefry lowering installed."""
+    default hyperparameters)."""
     import jax
     if n_devices > 1:
         jax.config.update("jax_num_cpu_devices", n_devices)
     import jaxpa
-    jaxpa.fast_cpu_random()
     from benchmarks.standard import standard_instance
     from jaxpa.learners.hparams import check_hparams
     feedback = jaxpa.make_feedback("bt_ref")
@@ -101,10 +101,8 @@ def run_jaxpa(seeds: int, horizon: int, n_devices: int = 1, **_) -> dict:
     t0, c0 = time.perf_counter(), time.process_time()
     carry = jax.block_until_ready(compiled(*args))[0]
     run_s, cpu_s = time.perf_counter() - t0, time.process_time() - c0
-    from jaxpa.envs.fast_random import unrolled_on_cpu
     out = dict(seeds=seeds, horizon=horizon, devices=n_devices, compile_s=compile_s,
                run_s=run_s, cpu_s=cpu_s, seed_rounds_per_s=seeds * horizon / run_s,
-               threefry_unrolled_on_cpu=unrolled_on_cpu(),
                mean_final_regret=float(carry.curve_regret[:seeds, -1].mean()),
                mean_final_mistakes=float(carry.curve_mistakes[:seeds, -1].mean()))
     stats = jax.devices()[0].memory_stats() or {}
@@ -174,8 +172,6 @@ def run_profile(seeds: int, horizon: int, **_) -> dict:
 
 
 def run_roofline(seeds: int, **_) -> dict:
-    import jaxpa
-    jaxpa.fast_cpu_random()  # the Threefry words/s measured are those jaxpa's runs get
     from benchmarks.roofline import roofline
     return roofline(seeds)
 

@@ -33,8 +33,6 @@ def worker(args) -> None:
                                num_processes=args.processes, process_id=args.process_id)
     import numpy as np
     sys.path.insert(0, ROOT)
-    import jaxpa
-    jaxpa.fast_cpu_random()
     from benchmarks.standard import standard_instance
     from jaxpa import make_learner, simulate
     from jaxpa.runner.sharding import simulate_sharded

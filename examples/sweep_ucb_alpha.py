@@ -26,7 +26,6 @@ def main() -> None:
     p.add_argument("--family", default="f1")
     p.add_argument("--feedback", default="bt_ref")
     args = p.parse_args()
-    jaxpa.fast_cpu_random()  # the same random bits, drawn faster on the CPU (an opt-in)
 
     inst = make_family(args.family, jax.random.key(1000))
     feedback = jaxpa.make_feedback(args.feedback)

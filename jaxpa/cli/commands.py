@@ -105,9 +105,8 @@ def add_diagnose_arguments(p) -> None:
 
 
 def setup_session(args) -> None:
-    """Set JAX up before anything touches a device: processes, devices, cache, random lowering."""
+    """Set JAX up before anything touches a device: processes, devices, cache."""
     import jax
-    from jaxpa.envs.fast_random import fast_cpu_random
 
     from jax._src import xla_bridge
 
@@ -133,7 +132,6 @@ def setup_session(args) -> None:
             os.path.join(os.path.expanduser("~"), ".cache", "jaxpa", "xla")
         jax.config.update("jax_compilation_cache_dir", folder)
         jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.0)
-    fast_cpu_random()
 
 
 DECLARATION = "experiment.py"  # an experiment folder's declaration file

@@ -13,7 +13,7 @@ and exit status 2, never a traceback. An error raised while running (an experime
 raises, a population builder that fails) is one line too, naming the file and line of the code
 that raised it; ``jaxpa --debug ...`` (or JAXPA_DEBUG=1) shows the traceback instead. Before running, the command line sets up JAX for the
 session: several processes (``jax.distributed``) when asked, the persistent compilation cache,
-one CPU device per core, and the faster CPU random lowering (jaxpa.fast_cpu_random).
+and one CPU device per core.
 """
 from __future__ import annotations
 

@@ -3,7 +3,7 @@
 Every draw here costs one float32 uniform (or one permutation), whatever the precision of the
 instance, so float32 and float64 runs meet the same random stream. Categorical draws use the
 inverse CDF of one uniform instead of one Gumbel variate per category (``jax.random.categorical``):
-K times fewer random words, the same law (tests/envs/test_fast_random.py checks it).
+K times fewer random words, the same law (tests/envs/test_draws.py checks it).
 """
 from __future__ import annotations
 

@@ -32,10 +32,10 @@ import jax.numpy as jnp
 from flax import struct
 
 from jaxpa.envs.env import Context, draw_context, respond
-from jaxpa.envs.fast_random import fast_cpu_random
 from jaxpa.envs.feedback import FeedbackModel, make_feedback
 from jaxpa.envs.instance import Instance
 from jaxpa.envs.precision import full_precision
+from jaxpa.envs.threefry import as_default, as_unrolled
 from jaxpa.learners.base import Learner
 from jaxpa.runner.cells import CellTracker, init_cells, track
 from jaxpa.runner.checks import (INIT_ROUND, MAX_CHECKPOINTS, check_run,  # noqa: F401
@@ -108,14 +108,15 @@ def rollout(key: Array, instance: Instance, feedback, learner: Learner, hparams,
     """One seed, every round logged: (final state, Record with leading [horizon]). Memory O(T);
     for offline datasets, estimator checks and small experiments. Traceable (no checks: call
     ``check_run`` first when the arguments come from a user); products at full float32
-    precision (envs/precision.py)."""
+    precision (envs/precision.py); Threefry keys drawn unrolled (``_programs``)."""
     feedback = make_feedback(feedback)
+    key = as_unrolled(key)
 
     def body(state, t):
         return play_round(key, instance, feedback, learner, hparams, state, t, horizon)
 
-    return jax.lax.scan(body, init_state(key, instance, learner, hparams),
-                        jnp.arange(horizon, dtype=jnp.int32))
+    return as_default(jax.lax.scan(body, init_state(key, instance, learner, hparams),
+                                   jnp.arange(horizon, dtype=jnp.int32)))
 
 
 def _zeros_like_extra(feedback: FeedbackModel, K: int, dtype) -> dict:
@@ -221,11 +222,18 @@ def _programs(feedback, learners, n_checkpoints, inst_batched, hp_batched, track
     carries) each in its own loop over the same seeds, instances and rounds. One program for a
     population's learners costs about half the compile time of one program per learner (the
     environment, the curves and the loop are compiled once; measured: greedy, UCB, eps_t, uniform
-    and oracle, 5.7 s against 10.3 s), and the learners meet the same random stream either way."""
+    and oracle, 5.7 s against 10.3 s), and the learners meet the same random stream either way.
+
+    The keys (JAX's default Threefry) are re-wrapped as ``envs.threefry.THREEFRY`` keys for the
+    program and back for its outputs: the same data and the same bits, the hash unrolled on
+    the CPU (JAX's CPU lowering is a rolled loop: 1.7x slower for the whole run, benchmarks/
+    key_impls.py), no global state."""
     carries = (None,) * len(learners) if carries is None else carries
-    return tuple(_program(feedback, learner, n_checkpoints, inst_batched, hb, track_cells,
-                          seed_keys, inst, hp, checkpoints, n_rounds, horizon, carry)
-                 for learner, hb, hp, carry in zip(learners, hp_batched, hparams, carries))
+    seed_keys, carries = as_unrolled((seed_keys, carries))
+    return as_default(tuple(
+        _program(feedback, learner, n_checkpoints, inst_batched, hb, track_cells, seed_keys, inst,
+                 hp, checkpoints, n_rounds, horizon, carry)
+        for learner, hb, hp, carry in zip(learners, hp_batched, hparams, carries)))
 
 
 # traced with full-precision float32 products (envs/precision.py: GPUs default to TF32)
@@ -264,10 +272,8 @@ def run_programs(feedback, learners: tuple, keys: Array, instance: Instance, hpa
     """Run ``compiled_program`` for a tuple of learners over the horizon (in chunks if asked):
     one Curves per learner, from the final carries, repeated checkpoints dropped. ``views[i]``
     maps learner i's curves before they are returned or passed to ``on_chunk(t, curves)``
-    (padded seeds are dropped there). The program is compiled with JAX's unrolled Threefry
-    lowering on the CPU (``envs.fast_random``: the same bits, ~1.6x the speed of a whole run),
-    installed only while the call runs and restored after, so nothing outside jaxpa's runner
-    changes and the API as called runs at the benchmark's speed. With ``memory_check`` (a run
+    (padded seeds are dropped there). The program draws Threefry with the hash unrolled
+    (``_programs``: the same bits, through JAX's public key API). With ``memory_check`` (a run
     whose upper bound does not fit, ``runner.memory``), each program is compiled first and run
     only if its ``memory_analysis`` fits.
 
@@ -288,15 +294,13 @@ def run_programs(feedback, learners: tuple, keys: Array, instance: Instance, hpa
         while done < stage_end:
             n = min(step, stage_end - done)
             args = (keys, instance, hparams, ck, np.int32(n), np.int32(stage_end), carries)
-            with fast_cpu_random():  # this program's Threefry unrolled on the CPU (docstring)
-                if memory_check is None:
-                    carries = compiled_program(*static, *args)
-                else:  # compiled apart (first chunk, later chunks), checked exactly, then run
-                    if (carries is None) not in checked:
-                        checked[carries is None] = compiled_program.lower(*static,
-                                                                          *args).compile()
-                        memory.check_compiled(checked[carries is None], memory_check)
-                    carries = checked[carries is None](*args)
+            if memory_check is None:
+                carries = compiled_program(*static, *args)
+            else:  # compiled apart (first chunk, later chunks), checked exactly, then run
+                if (carries is None) not in checked:
+                    checked[carries is None] = compiled_program.lower(*static, *args).compile()
+                    memory.check_compiled(checked[carries is None], memory_check)
+                carries = checked[carries is None](*args)
             done += n
             curves = tuple(view(read_curves(c, checkpoints, unique, e))
                            for view, c, e in zip(views, carries, early))

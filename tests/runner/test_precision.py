@@ -23,7 +23,6 @@ import json, os
 import jax, jax.numpy as jnp
 import jaxpa
 from jaxpa.envs.io import load_instance
-jaxpa.fast_cpu_random()
 assert jax.config.jax_enable_x64
 out = {}
 for fam in ("f1", "f2"):

@@ -17,7 +17,6 @@ import numpy as np
 import jax
 import jaxpa
 from jaxpa.runner.simulate import compiled_program, seed_bucket
-jaxpa.fast_cpu_random()
 
 def rss_mb():
     with open("/proc/self/status") as f:

@@ -36,7 +36,6 @@ import jax, jax.numpy as jnp
 import jaxpa
 from jaxpa.runner import rollout
 from tests.runner.test_runner_x64 import KEY, LEARNERS, instance, run, stream
-jaxpa.fast_cpu_random()
 assert jax.config.jax_enable_x64
 f64 = jax.tree.map(lambda x: x.astype(jnp.float64) if x.dtype == jnp.float32 else x, instance())
 jaxpa.validate(f64)

@@ -23,7 +23,6 @@ WORKER = textwrap.dedent("""
     from jaxpa.runner.sharding import runs_mesh, simulate_sharded
     from jaxpa.runner.simulate import compiled_program, log_checkpoints, seed_keys
     from tests.helpers import expected_fault_rounds, faulty_learner, stack, tiny_f1
-    jaxpa.fast_cpu_random()
 
     out = {"n_devices": len(jax.devices())}
     learner = make_learner("greedy", "bt_ref")

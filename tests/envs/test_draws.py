@@ -1,13 +1,13 @@
-"""The faster random draws: the one-uniform tie-break is uniform over the ties, the opt-in
-unrolled Threefry lowering gives JAX's bits, draws are float32 whatever the precision, and a
-response compared with itself teaches the learner exactly nothing."""
+"""The random draws of a round: the one-uniform tie-break is uniform over the ties, draws are
+float32 whatever the precision, and a response compared with itself teaches the learner exactly
+nothing."""
 import numpy as np
 import pytest
 import jax
 import jax.numpy as jnp
 from scipy import stats
 
-from jaxpa.envs import draws, fast_random
+from jaxpa.envs import draws
 from jaxpa.envs.draws import random_argmax
 
 KEYS = jax.random.split(jax.random.key(0), 4000)
@@ -43,19 +43,6 @@ def test_random_argmax_is_deterministic_per_key_and_vmaps():
     np.testing.assert_array_equal(batched[:20], single)
     np.testing.assert_array_equal(np.asarray(values)[np.arange(500), np.asarray(batched)],
                                   np.asarray(values).max(axis=1))
-
-
-def test_the_test_process_opted_in():
-    """conftest.py opts in (the fresh-process checks are tests/test_import_side_effects.py)."""
-    assert fast_random.unrolled_on_cpu()
-
-
-def test_context_manager_keeps_an_installed_rule():
-    """Nested inside an opted-in process, the context manager leaves the rule installed on exit
-    (it restores what was there, not JAX's default)."""
-    with fast_random.fast_cpu_random():
-        assert fast_random.unrolled_on_cpu()
-    assert fast_random.unrolled_on_cpu()
 
 
 def test_draws_are_float32_whatever_the_precision():
