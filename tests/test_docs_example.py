@@ -113,15 +113,19 @@ def test_bring_your_own_model_runs_through_simulate(doc, kind):
     assert np.all(np.asarray(curves.regret[..., -1]).mean(-1) < 0.5 * uniform)
     assert learner.name.startswith("neural[")
 
-    run = lambda key, hp: simulate(key, doc["inst"], doc["feedback"], learner, hp, horizon=400,
-                                   n_seeds=16)
+    lr = np.asarray(hp.learning_rate)
+
+    def run(key, scale):  # the page's call with the learning rates scaled, as float32 arrays
+        return simulate(key, doc["inst"], doc["feedback"], learner,
+                        set_hparams(hp, learning_rate=jnp.asarray(scale * lr, jnp.float32)),
+                        horizon=400, n_seeds=16)
+
     if compiled_program._cache_size() >= MAX_PROGRAMS:  # the runner is about to drop its cache
         compiled_program.clear_cache()
-        run(jax.random.key(42), hp)  # the page's own call, compiled again
+    first = run(jax.random.key(42), 1.0)  # the page's key and rates: compiled here if need be
+    np.testing.assert_allclose(first.regret, curves.regret, rtol=1e-5, atol=1e-5)
     size = compiled_program._cache_size()
-    lr = np.asarray(hp.learning_rate)
-    again = run(jax.random.key(7),
-                set_hparams(hp, learning_rate=jnp.asarray(0.5 * lr, jnp.float32)))
+    again = run(jax.random.key(7), 0.5)
     assert compiled_program._cache_size() == size
     _cumulative_and_finite(again)
     assert not np.allclose(again.regret, curves.regret)  # the new values reached the run
