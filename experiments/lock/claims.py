@@ -17,6 +17,7 @@ from jaxpa.diagnostics.fixed_points import escape_time, observed_pattern, self_c
 from jaxpa.diagnostics.lock_persistence import wilson_interval
 from jaxpa.experiment.outputs import Section
 from experiments.lock import rules
+from experiments.lock.figure import lock_figure
 
 
 def counts(run) -> tuple[np.ndarray, np.ndarray]:
@@ -98,7 +99,7 @@ def lock_claims(robust: str, fragile: str, *, learners: tuple[str, ...], n0: lis
     def analyze(results):
         d_r = results.populations[robust].diagnostics
         d_f = results.populations[fragile].diagnostics
-        claims, rows, fp_rows = [], [], []
+        claims, rows, fp_rows, points = [], [], [], []
         sets = {pop: lock_sets(results.populations[pop].instances) for pop in (robust, fragile)}
         every = sets[robust] + sets[fragile]
         exists = np.array([np.nan if s.exists is None else float(s.exists) for s in every])
@@ -131,6 +132,9 @@ def lock_claims(robust: str, fragile: str, *, learners: tuple[str, ...], n0: lis
                 live = test != "excluded"
                 k_by.append(int(k_f[live].sum()))
                 n_by.append(int(n_f[live].sum()))
+                for group, kk, nn in (("robust UD holds", k_r, n_r), ("robust UD fails", k_f, n_f)):
+                    points.append({"learner": name, "n0": n, "panel": "robust UD", "group": group,
+                                   "k": int(kk.sum()), "n": int(nn.sum())})
                 for pop, run, k, nn in ((robust, run_r, k_r, n_r), (fragile, run_f, k_f, n_f)):
                     K, N = int(k.sum()), int(nn.sum())
                     lo, hi = wilson_interval(K, N)
@@ -148,6 +152,11 @@ def lock_claims(robust: str, fragile: str, *, learners: tuple[str, ...], n0: lis
                 claims.append(rules.judge_fixed_point(name, n, k, nn, exists, outside, again,
                                                       labels, unhealthy, slow, slow_t))
                 live = computed & (nn > 0)
+                for group, sel in (("lock-free", live & (exists == 0)),
+                                   ("a strict lock exists", live & (exists == 1))):
+                    points.append({"learner": name, "n0": n, "panel": "self-consistent lock",
+                                   "group": group, "k": int(k[sel].sum()),
+                                   "n": int(nn[sel].sum())})
                 fp_rows.append({"learner": name, "n0": n, "permanent seeds": int(k.sum()),
                                 "table": two_by_two(exists[live] == 1, k[live] > 0),
                                 "robust UD table": two_by_two(~robust_ud[nn > 0], k[nn > 0] > 0),
@@ -187,7 +196,8 @@ def lock_claims(robust: str, fragile: str, *, learners: tuple[str, ...], n0: lis
                         "n_locks": [len(s.locks) if s.computed else None for s in every],
                         "robust_ud": robust_ud.tolist(), "ud": ud.tolist()}
         return [Section("C9 permanent lock-in on the robust pair", text=text, claims=claims,
-                        data={"permanent_lock": rows, "fixed_points": fixed_points}, rows=rows,
-                        name="lock")]
+                        figures={"permanent_lock.png": lock_figure(points, list(n0))},
+                        data={"permanent_lock": rows, "fixed_points": fixed_points,
+                              "figure": points}, rows=rows, name="lock")]
 
     return analyze

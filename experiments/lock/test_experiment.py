@@ -20,3 +20,29 @@ def test_lock_experiment_tiny(tmp_path):
     assert sum(fp["tables"][0]["table"]) <= 2 * res.size.draws
     rows = res.sections[0].rows
     assert {r["population"] for r in rows} == {"robust", "fragile"}
+    # the figure's two groupings count the same seeds (every draw's locks computed at this size)
+    pts = res.sections[0].data["figure"]
+    for name in LEARNERS:
+        for n0 in N0:
+            by = {panel: [p for p in pts if p["learner"] == name and p["n0"] == n0
+                          and p["panel"] == panel] for panel in ("robust UD", "self-consistent lock")}
+            assert all(len(v) == 2 for v in by.values())
+            assert len({sum(p["k"] for p in v) for v in by.values()}) == 1
+            assert len({sum(p["n"] for p in v) for v in by.values()}) == 1
+    assert (tmp_path / "permanent_lock.png").stat().st_size > 10_000
+
+
+def test_figure_titles_count_the_seeds_of_each_group():
+    """The panels' titles give each group's pooled seeds locked for good at the first n0."""
+    from experiments.lock.figure import lock_figure
+    pts = [{"learner": lr, "n0": n0, "panel": panel, "group": g, "k": k, "n": 16}
+           for lr in LEARNERS for n0 in N0
+           for panel, g, k in (("robust UD", "holds", 3), ("robust UD", "fails", 5),
+                               ("self-consistent lock", "lock-free", 0),
+                               ("self-consistent lock", "a strict lock exists", 8))]
+    fig = lock_figure(pts, list(N0))
+    titles = [ax.get_title() for ax in fig.axes]
+    assert "holds 6/32, fails 10/32" in titles[0]
+    assert "lock-free 0/32, a strict lock exists 16/32" in titles[1]
+    lines = fig.axes[1].get_lines()
+    assert len(fig.axes) == 2 and len(lines) > 0
