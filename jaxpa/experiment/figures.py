@@ -9,17 +9,24 @@ import numpy as np
 from jaxpa.reporting import BASELINES, finish, pyplot, regret_panel
 
 
+def _status(holds: np.ndarray, name: str) -> str:
+    """"UD holds", "UD fails" or "UD holds on 3/8" for a [B] bool array of verdicts."""
+    return (f"{name} holds" if holds.all() else f"{name} fails" if not holds.any()
+            else f"{name} holds on {int(holds.sum())}/{holds.size}")
+
+
 def regret_figure(results):
     """One panel per population (mean over its instances and seeds), the population's UD verdict
-    in the title."""
+    in the title, and its robust-UD verdict where UD holds on every instance."""
     plt = pyplot()
     pops = list(results.populations)
     fig, axes = plt.subplots(2, len(pops), figsize=(5.6 * len(pops), 8.4), squeeze=False)
     for j, pop in enumerate(pops):
         p = results.populations[pop]
         ud = np.asarray(p.diagnostics.ud_holds)
-        verdict = ("UD holds" if ud.all() else "UD fails" if not ud.any()
-                   else f"UD holds on {int(ud.sum())}/{ud.size}")
+        verdict = _status(ud, "UD")
+        if ud.all():
+            verdict += ", " + _status(np.asarray(p.diagnostics.robust_ud_holds), "robust UD")
         series = {lab: results.run(pop, lab).regret for lab in results.labels(pop)}
         ck = next(iter(results.runs.values())).checkpoints
         regret_panel(axes[0, j], ck, series, f"{pop}: {verdict}")
