@@ -92,12 +92,16 @@ def _sureness(u: dict) -> str:
     return f"**How sure:** {word} that UD {v}: {counts}; {lam}{clear}."
 
 
-def _taste(w: dict, most: int = 2) -> str:
+def taste_words(w: dict, most: int = 2) -> str:
+    """A weakest direction's user taste in words, its ``most`` largest weights first
+    ("length +0.80, formality +0.59")."""
     items = sorted(w["user_taste"].items(), key=lambda kv: -abs(kv[1]))[:most]
     return ", ".join(f"{k} {v:+.2f}" for k, v in items)
 
 
-def _contrast(w: dict, most: int = 3) -> str:
+def contrast_words(w: dict, most: int | None = 3) -> str:
+    """A weakest direction's feature contrast in words, its ``most`` largest weights (all with
+    None) of size at least 0.1 ("+0.88·formality -0.37·length")."""
     items = sorted(w["feature_contrast"].items(), key=lambda kv: -abs(kv[1]))[:most]
     return " ".join(f"{v:+.2f}·{k}" for k, v in items if abs(v) >= 0.1)
 
@@ -119,8 +123,8 @@ def _recruit(r: dict, f: dict) -> str:
         return ("**Whom to add:** users whose tastes differ from the current ones (run the "
                 "coverage section for a taste profile in feature names).")
     w = worst[0]
-    return (f"**Whom to add:** recruit users whose taste leans {_taste(w)} and whose best "
-            f"answers differ from the reference along {_contrast(w)}: no current user's best "
+    return (f"**Whom to add:** recruit users whose taste leans {taste_words(w)} and whose best "
+            f"answers differ from the reference along {contrast_words(w)}: no current user's best "
             f"answers inform that direction (coverage.png, section 4).")
 
 

@@ -10,7 +10,8 @@ import copy
 
 import numpy as np
 
-from jaxpa.audit.decision import decision_box, decision_facts, volume_sentence
+from jaxpa.audit.decision import (contrast_words, decision_box, decision_facts, taste_words,
+                                  volume_sentence)
 from jaxpa.audit.figures import FIGURES, audit_figures
 from jaxpa.audit.heads import heads_rows
 from jaxpa.reporting import close, format_ci, format_table
@@ -25,11 +26,8 @@ def _g(x, digits: int = 3) -> str:
 
 
 def _direction(w: dict) -> str:
-    items = sorted(w["feature_contrast"].items(), key=lambda kv: -abs(kv[1]))
-    contrast = " ".join(f"{v:+.2f}·{k}" for k, v in items if abs(v) >= 0.1)
-    taste = ", ".join(f"{k} {v:+.2f}" for k, v in sorted(w["user_taste"].items(),
-                                                         key=lambda kv: -abs(kv[1]))[:2])
-    return f"the contrast {contrast} (for users whose taste leans {taste})"
+    return (f"the contrast {contrast_words(w, None)} (for users whose taste leans "
+            f"{taste_words(w)})")
 
 
 def _convergence(r: dict) -> str:
