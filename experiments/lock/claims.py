@@ -147,8 +147,7 @@ def lock_claims(robust: str, fragile: str, *, learners: tuple[str, ...], n0: lis
                                  "regret added over [T, cT]": float(np.mean(late))})
                 k, nn, outside, slow, slow_t, again = fixed_point_draws(
                     results, (robust, fragile), sets, label)
-                unhealthy = sum(int(results.run(p, label).permanent["n_unhealthy"].sum())
-                                for p in (robust, fragile))
+                unhealthy = sum(int(r.permanent["n_unhealthy"].sum()) for r in (run_r, run_f))
                 claims.append(rules.judge_fixed_point(name, n, k, nn, exists, outside, again,
                                                       labels, unhealthy, slow, slow_t))
                 live = computed & (nn > 0)
